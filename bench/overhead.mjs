@@ -1,0 +1,133 @@
+// Recorder overhead: `kmpm mcp` (recorder + MCP server in one process, a client connected)
+// side by side with prometheus-node-exporter scraped every second, over the same window.
+//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 30]
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { arg, cpuSeconds, machine, processCount, rssBytes, sleep } from './lib.mjs';
+
+const seconds = Number(arg('seconds', process.env.BENCH_SECONDS ?? '300'));
+const warmup = Number(arg('warmup', '30'));
+const targetProcs = Number(arg('procs', '0'));
+const exporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/bin/node_exporter'].find((p) =>
+  fs.existsSync(p),
+);
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-'));
+const sleepers = [];
+const children = [];
+function cleanup() {
+  for (const c of [...children, ...sleepers]) c.kill('SIGKILL');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+while (targetProcs && processCount() < targetProcs) {
+  sleepers.push(spawn('sleep', [String(seconds + warmup + 120)], { stdio: 'ignore' }));
+  if (sleepers.length % 50 === 0) await sleep(50);
+}
+
+const transport = new StdioClientTransport({
+  command: process.execPath,
+  args: ['bin/kmpm', 'mcp', '--data-dir', dataDir],
+  stderr: 'ignore',
+});
+const client = new Client({ name: 'bench', version: '1' });
+await client.connect(transport);
+const kmpmPid = transport.pid;
+
+let exporter = null;
+let port = 0;
+if (exporterBin) {
+  port = 20000 + Math.floor(Math.random() * 20000);
+  exporter = spawn(exporterBin, [`--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  children.push(exporter);
+} else {
+  console.error(
+    'prometheus-node-exporter not installed (apt-get install prometheus-node-exporter): kmpm only',
+  );
+}
+
+// The scraper runs in this process; its own CPU is reported beside the exporter's.
+let scrapes = 0;
+let scraping = true;
+const scraper = (async () => {
+  await sleep(1000);
+  while (scraping && exporter) {
+    const t = Date.now();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      await res.text();
+      scrapes++;
+    } catch {
+      /* not up yet */
+    }
+    await sleep(Math.max(0, 1000 - (Date.now() - t)));
+  }
+})();
+
+const dbBytes = () =>
+  ['kmpm.db', 'kmpm.db-wal'].reduce(
+    (n, f) =>
+      n + (fs.existsSync(path.join(dataDir, f)) ? fs.statSync(path.join(dataDir, f)).size : 0),
+    0,
+  );
+const rows = () => {
+  const r = spawnSync(
+    'sqlite3',
+    [path.join(dataDir, 'kmpm.db'), 'select count(*) from process_raw'],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0 ? Number(r.stdout.trim()) : NaN;
+};
+
+console.log(
+  `machine: ${machine()}; ${processCount()} processes; ${seconds} s measured after ${warmup} s warm-up`,
+);
+await sleep(warmup * 1000);
+
+const start = {
+  t: performance.now(),
+  kmpm: cpuSeconds(kmpmPid),
+  exp: exporter ? cpuSeconds(exporter.pid) : 0,
+  self: process.cpuUsage(),
+  db: dbBytes(),
+};
+const rss = { kmpm: [], exp: [] };
+for (let s = 0; s < seconds; s += 10) {
+  await sleep(Math.min(10, seconds - s) * 1000);
+  rss.kmpm.push(rssBytes(kmpmPid));
+  if (exporter) rss.exp.push(rssBytes(exporter.pid));
+}
+const wall = (performance.now() - start.t) / 1000;
+const kmpmCpu = (100 * (cpuSeconds(kmpmPid) - start.kmpm)) / wall;
+const expCpu = exporter ? (100 * (cpuSeconds(exporter.pid) - start.exp)) / wall : NaN;
+const selfCpu = process.cpuUsage(start.self);
+const scraperCpu = (100 * (selfCpu.user + selfCpu.system)) / 1e6 / wall;
+const growthMBh = ((dbBytes() - start.db) / 2 ** 20) * (3600 / wall);
+const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length / 2 ** 20;
+
+console.log(`processes during run: ${processCount()}`);
+console.log(
+  `kmpm mcp (recorder + MCP server): ${kmpmCpu.toFixed(3)} % of one core, RSS ${mean(rss.kmpm).toFixed(1)} MB mean / ${(Math.max(...rss.kmpm) / 2 ** 20).toFixed(1)} MB max`,
+);
+if (exporter) {
+  console.log(
+    `node_exporter: ${expCpu.toFixed(3)} % of one core, RSS ${mean(rss.exp).toFixed(1)} MB mean; scraper (this process, ${scrapes} scrapes): ${scraperCpu.toFixed(3)} %`,
+  );
+  console.log(
+    `ratio kmpm / (node_exporter + scraper): ${(kmpmCpu / (expCpu + scraperCpu)).toFixed(2)}`,
+  );
+}
+console.log(
+  `database growth: ${growthMBh.toFixed(2)} MB/h (db + wal; WAL checkpoints make short windows noisy); process rows stored: ${rows()}`,
+);
+
+scraping = false;
+await scraper;
+await client.close();
+process.exit(0);

@@ -1,0 +1,87 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Command } from 'commander';
+import { createMcpServer } from '../mcp/server.js';
+import { MonitorSessions } from '../mcp/sessions.js';
+import { LockHeldError } from '../store/lock.js';
+import {
+  numberOption,
+  openBackend,
+  openRuntime,
+  processIo,
+  untilStopped,
+  type Io,
+} from './common.js';
+import { startRecording, type Recording } from './record.js';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function registerMcp(program: Command, io: Io = processIo): void {
+  program
+    .command('mcp')
+    .description(
+      'serve the MCP tools over stdio (stdout carries only the protocol; logs go to stderr). Records while no daemon does.',
+    )
+    .option('--no-record', 'serve stored and imported history only; never start the recorder')
+    .option(
+      '--interval <seconds>',
+      'seconds between samples when this process records, 0.1-60',
+      '1',
+    )
+    .action(async (opts: { record: boolean; interval: string }, cmd: Command) => {
+      const intervalMs = numberOption('--interval', opts.interval, 0.1, 60) * 1000;
+      const rt = openRuntime(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);
+      const { backend, machine } = openBackend();
+      let recording: Recording | null = null;
+      if (opts.record) {
+        try {
+          recording = startRecording(rt, backend, { intervalMs });
+        } catch (err) {
+          if (!(err instanceof LockHeldError)) throw err;
+          rt.logger.info(
+            `a recorder (pid ${err.owner.pid}) already records here; serving its data`,
+          );
+        }
+      }
+      rt.store.sessions.markOrphans(isAlive, Date.now());
+      const sessions = new MonitorSessions({
+        backend,
+        machine,
+        store: rt.store,
+        dataDir: rt.dataDir,
+        logger: rt.logger,
+      });
+      const server = createMcpServer({
+        store: rt.store,
+        backend,
+        machine,
+        dataDir: rt.dataDir,
+        logger: rt.logger,
+        clock: Date.now,
+        actor: 'mcp:stdio',
+        recording: () => recording !== null,
+        sessions,
+      });
+      const stdin = io.stdin ?? process.stdin;
+      const transport = new StdioServerTransport(stdin, io.stdout ?? process.stdout);
+      await server.connect(transport);
+      rt.logger.info(
+        { dataDir: rt.dataDir, recording: recording !== null },
+        'MCP server ready on stdio',
+      );
+      await untilStopped(io, (stop) => {
+        stdin.on('end', stop);
+        stdin.on('close', stop);
+      });
+      sessions.stopAll();
+      recording?.stop();
+      await server.close();
+      rt.store.close();
+    });
+}

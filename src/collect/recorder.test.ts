@@ -1,0 +1,242 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { Store } from '../store/index.js';
+import type { Snapshot } from '../types.js';
+import { createBackend } from './backend.js';
+import { Recorder, type RecorderOptions } from './recorder.js';
+import type { Sampler } from './sampler.js';
+
+const HOUR = 3600_000;
+const T = Date.UTC(2024, 0, 1, 12);
+
+interface Rig {
+  store: Store;
+  sampler: Sampler;
+  recorder: Recorder;
+  /** Every log line, parsed. */
+  logs: { level: number; msg: string; err?: { message: string } }[];
+  /** The single value a query returns. */
+  value: (sql: string, ...args: unknown[]) => unknown;
+  count: (sql: string, ...args: unknown[]) => number;
+}
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const f of cleanup.splice(0).reverse()) f();
+});
+
+function rig(
+  opts: Partial<RecorderOptions> = {},
+  { procRoot = '/proc', processes = true } = {},
+): Rig {
+  const store = Store.open(tempDir());
+  const sampler = createBackend({ procRoot }).createSampler({ processes });
+  const logs: Rig['logs'] = [];
+  const logger = pino(
+    { level: 'info' },
+    { write: (s: string) => void logs.push(JSON.parse(s) as Rig['logs'][number]) },
+  );
+  const recorder = new Recorder(sampler, store, { intervalMs: 1000, logger, ...opts });
+  cleanup.push(() => {
+    recorder.stop();
+    sampler.close();
+    store.close();
+  });
+  const value = (sql: string, ...args: unknown[]) =>
+    store.db
+      .prepare(sql)
+      .pluck()
+      .get(...args);
+  const count = (sql: string, ...args: unknown[]) => Number(value(sql, ...args));
+  return { store, sampler, recorder, logs, value, count };
+}
+
+/** Makes every insert into system_raw fail until the returned function is called. */
+function breakWrites(store: Store): () => void {
+  store.db.exec(
+    "CREATE TRIGGER broken BEFORE INSERT ON system_raw BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+  );
+  return () => store.db.exec('DROP TRIGGER broken');
+}
+
+describe('Recorder', () => {
+  it('stores one snapshot of this machine per tick and hands it on', () => {
+    const seen: Snapshot[] = [];
+    const { recorder, count, store } = rig({ clock: () => T, onSnapshot: (s) => seen.push(s) });
+    const s = recorder.tick(T);
+    expect(s?.ts).toBe(T);
+    expect(seen).toEqual([s]);
+    const row = store.db.prepare('SELECT * FROM system_raw WHERE ts = ?').get(T) as Record<
+      string,
+      number | null
+    >;
+    expect(row.mem_total_bytes).toBeGreaterThan(0);
+    expect(row.cpu_user).toBe(s?.system.cpu_user);
+    // this very process was seen, and every process got a first row
+    expect(count('SELECT count(*) FROM process WHERE pid = ?', process.pid)).toBe(1);
+    expect(count('SELECT count(*) FROM process_raw WHERE ts = ?', T)).toBe(s?.processes?.length);
+    expect(s?.processes?.length).toBeGreaterThan(0);
+    expect(recorder.running).toBe(false);
+  });
+
+  it('flushes self-metrics and prunes raw rows past retention at housekeeping', () => {
+    const { recorder, sampler, value, count } = rig({
+      clock: () => T,
+      rawRetentionMs: HOUR,
+      selfRetentionMs: 2 * HOUR,
+      housekeepingMs: 10 * HOUR,
+    });
+    recorder.tick(T - 3 * HOUR);
+    recorder.tick(T - 2 * HOUR);
+    recorder.housekeeping(T - 2 * HOUR); // a self-metric row that retention will drop later
+    recorder.tick(T);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(3);
+    expect(count('SELECT count(*) FROM recorder_stat')).toBe(1);
+
+    recorder.housekeeping(T + 1);
+    expect(value('SELECT group_concat(ts) FROM system_raw')).toBe(String(T));
+    expect(count('SELECT count(*) FROM recorder_stat')).toBe(1); // the T - 2 h row is gone
+    expect(count('SELECT ticks FROM recorder_stat WHERE ts = ?', T + 1)).toBe(1);
+    const collectors = value(
+      'SELECT group_concat(name) FROM (SELECT name FROM collector_stat WHERE ts = ? ORDER BY name)',
+      T + 1,
+    );
+    expect(collectors).toBe([...sampler.names].sort().join(','));
+    expect(count('SELECT sum(runs) FROM collector_stat WHERE ts = ?', T + 1)).toBe(
+      sampler.names.length,
+    );
+    // nothing new since: no empty rows
+    recorder.housekeeping(T + 2);
+    expect(count('SELECT count(*) FROM recorder_stat')).toBe(1);
+  });
+
+  it('counts a failing collector with its last error and stores what the others read', () => {
+    // a recorded /proc tree without loadavg: that collector fails, for real, every tick
+    const root = path.join(tempDir(), 'proc');
+    fs.cpSync(path.resolve('test/fixtures/proc/host'), root, { recursive: true });
+    fs.rmSync(path.join(root, 'loadavg'));
+    const { recorder, value } = rig({ clock: () => T }, { procRoot: root });
+    recorder.tick(T);
+    recorder.tick(T + 1000);
+    recorder.housekeeping(T + 2000);
+    const row = (name: string) =>
+      value(
+        'SELECT json_array(runs, failures, last_error) FROM collector_stat WHERE name = ?',
+        name,
+      );
+    expect(JSON.parse(String(row('loadavg')))).toEqual([2, 2, expect.stringContaining('loadavg')]);
+    expect(JSON.parse(String(row('meminfo')))).toEqual([2, 0, null]);
+    expect(value('SELECT mem_total_bytes FROM system_raw WHERE ts = ?', T)).toBeGreaterThan(0);
+    expect(value('SELECT load1 FROM system_raw WHERE ts = ?', T)).toBeNull();
+  });
+
+  it('runs housekeeping from tick once housekeepingMs has passed', () => {
+    const { recorder, count } = rig({ clock: () => T, housekeepingMs: 10_000 });
+    recorder.tick(T + 5_000);
+    expect(count('SELECT count(*) FROM recorder_stat')).toBe(0);
+    recorder.tick(T + 10_000);
+    expect(count('SELECT ticks FROM recorder_stat WHERE ts = ?', T + 10_000)).toBe(2);
+  });
+
+  it('logs a failing write once per run of failures, returns null and goes on', () => {
+    const seen: Snapshot[] = [];
+    const { recorder, store, logs, count } = rig({
+      clock: () => T,
+      onSnapshot: (s) => seen.push(s),
+    });
+    const repair = breakWrites(store);
+    expect(() => recorder.tick(T)).not.toThrow();
+    expect(recorder.tick(T + 1)).toBeNull();
+    expect(seen).toEqual([]);
+    const failed = () => logs.filter((l) => l.msg === 'writing a sample failed');
+    expect(failed()).toHaveLength(1);
+    expect(failed()[0]?.level).toBe(50); // error
+    expect(failed()[0]?.err?.message).toBe('disk on fire');
+
+    repair();
+    expect(recorder.tick(T + 2)?.ts).toBe(T + 2);
+    expect(seen).toHaveLength(1);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(1);
+
+    breakWrites(store);
+    expect(recorder.tick(T + 3)).toBeNull();
+    expect(failed()).toHaveLength(2); // a new run of failures is news again
+  });
+
+  it('logs a failing housekeeping pass as a warning and keeps the counts for the next', () => {
+    const { recorder, store, logs, count } = rig({ clock: () => T });
+    recorder.tick(T);
+    store.db.exec('ALTER TABLE recorder_stat RENAME TO recorder_stat_away');
+    expect(() => recorder.housekeeping(T + 1)).not.toThrow();
+    expect(logs.map((l) => [l.level, l.msg])).toEqual([[40, 'housekeeping failed; will retry']]);
+    store.db.exec('ALTER TABLE recorder_stat_away RENAME TO recorder_stat');
+    recorder.housekeeping(T + 2);
+    expect(count('SELECT ticks FROM recorder_stat WHERE ts = ?', T + 2)).toBe(1);
+  });
+
+  it('ticks on a real timer between start and stop, and start twice is harmless', async () => {
+    // system counters only: a full process scan of a busy machine can outlast 50 ms
+    const { recorder, count } = rig({ intervalMs: 50 }, { processes: false });
+    recorder.start();
+    recorder.start();
+    expect(recorder.running).toBe(true);
+    await delay(400);
+    recorder.stop();
+    expect(recorder.running).toBe(false);
+    const ticks = count('SELECT count(*) FROM system_raw');
+    expect(ticks).toBeGreaterThanOrEqual(3);
+    expect(ticks).toBeLessThanOrEqual(10); // one timer, not two
+    expect(count('SELECT sum(ticks) FROM recorder_stat')).toBe(ticks); // flushed by stop
+    await delay(150);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(ticks); // no timer left behind
+  });
+
+  it('stops from within a snapshot handler without scheduling another tick', async () => {
+    let snapshots = 0;
+    const { recorder, count } = rig(
+      {
+        intervalMs: 10,
+        onSnapshot: () => {
+          if (++snapshots === 2) recorder.stop();
+        },
+      },
+      { processes: false },
+    );
+    recorder.start();
+    await delay(100);
+    expect(snapshots).toBe(2);
+    expect(recorder.running).toBe(false);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(2);
+    // without process collection the recorder saw no processes and stored none
+    expect(count('SELECT processes + process_rows FROM recorder_stat')).toBe(0);
+    expect(count('SELECT count(*) FROM process_raw')).toBe(0);
+  });
+
+  it('counts the slots it skips after falling behind, instead of bursting', async () => {
+    const intervalMs = 20;
+    let now = T;
+    let snapshots = 0;
+    let done: () => void = () => {};
+    const twoMore = new Promise<void>((resolve) => (done = resolve));
+    const { recorder, count } = rig({
+      intervalMs,
+      clock: () => now,
+      onSnapshot: () => {
+        // the first tick takes (on this clock) five and a half intervals
+        if (++snapshots === 1) now += 5.5 * intervalMs;
+        if (snapshots === 3) done();
+      },
+    });
+    recorder.start();
+    await twoMore;
+    recorder.housekeeping(now);
+    recorder.stop();
+    expect(count('SELECT sum(late_ticks) FROM recorder_stat')).toBe(4);
+    // skipped slots are not made up: ticks after the stall carry the new time
+    expect(count('SELECT count(*) FROM system_raw')).toBe(2);
+  });
+});

@@ -1,0 +1,171 @@
+import type { Logger } from '../log.js';
+import { pruneRaw, pruneSelfMetrics } from '../store/retention.js';
+import type { Store } from '../store/index.js';
+import type { SampleWriter } from '../store/writer.js';
+import type { CollectorStat, Snapshot } from '../types.js';
+import type { Sampler } from './sampler.js';
+
+export interface RecorderOptions {
+  intervalMs: number;
+  /** Raw samples older than this are deleted (default 48 h). */
+  rawRetentionMs?: number;
+  /** Self-metrics (collector and recorder stats) kept this long (default 30 days). */
+  selfRetentionMs?: number;
+  /** How often self-metrics are flushed and retention runs (default 60 s). */
+  housekeepingMs?: number;
+  clock?: () => number;
+  logger: Logger;
+  /** Called with every stored snapshot (alert evaluation hooks in here). */
+  onSnapshot?: (snapshot: Snapshot) => void;
+}
+
+interface CollectorTotals {
+  runs: number;
+  failures: number;
+  sum: number;
+  max: number;
+  lastError: string | null;
+}
+
+export const DEFAULT_RAW_RETENTION_MS = 48 * 3600_000;
+const DEFAULT_SELF_RETENTION_MS = 30 * 24 * 3600_000;
+
+/**
+ * Samples on a self-correcting timer (setInterval drifts ~70 ms/min), writes one
+ * transaction per tick, and does housekeeping in small steps between ticks.
+ */
+export class Recorder {
+  private readonly writer: SampleWriter;
+  private readonly clock: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private nextAt = 0;
+  private totals = new Map<string, CollectorTotals>();
+  private ticks = 0;
+  private lateTicks = 0;
+  private processRows = 0;
+  private lastProcessCount = 0;
+  private lastCpu = process.cpuUsage();
+  private lastHousekeeping: number;
+  private failures = 0;
+
+  constructor(
+    private readonly sampler: Sampler,
+    private readonly store: Store,
+    private readonly opts: RecorderOptions,
+  ) {
+    this.writer = store.createWriter();
+    this.clock = opts.clock ?? Date.now;
+    this.lastHousekeeping = this.clock();
+  }
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.nextAt = this.clock();
+    this.schedule();
+  }
+
+  /** Stops ticking and flushes pending self-metrics. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.flushStats(this.clock());
+  }
+
+  private schedule(): void {
+    const now = this.clock();
+    if (now - this.nextAt > this.opts.intervalMs) {
+      // Fell behind (suspend, long GC, stalled disk): skip the missed slots, don't burst.
+      const missed = Math.floor((now - this.nextAt) / this.opts.intervalMs);
+      this.lateTicks += missed;
+      this.nextAt += missed * this.opts.intervalMs;
+    }
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, this.nextAt - now));
+  }
+
+  private onTimer(): void {
+    this.tick(this.clock());
+    this.nextAt += this.opts.intervalMs;
+    if (this.timer) this.schedule();
+  }
+
+  /** One sample → one stored snapshot. Never throws: a failed write is logged and counted. */
+  tick(now: number): Snapshot | null {
+    const { snapshot, stats } = this.sampler.sample(now);
+    this.account(stats);
+    this.ticks++;
+    try {
+      this.processRows += this.writer.write(snapshot);
+      this.failures = 0;
+    } catch (err) {
+      if (this.failures++ === 0) this.opts.logger.error({ err }, 'writing a sample failed');
+      return null;
+    }
+    this.lastProcessCount = snapshot.processes?.length ?? 0;
+    this.opts.onSnapshot?.(snapshot);
+    if (now - this.lastHousekeeping >= (this.opts.housekeepingMs ?? 60_000)) this.housekeeping(now);
+    return snapshot;
+  }
+
+  private account(stats: readonly CollectorStat[]): void {
+    for (const s of stats) {
+      let t = this.totals.get(s.name);
+      if (!t) {
+        t = { runs: 0, failures: 0, sum: 0, max: 0, lastError: null };
+        this.totals.set(s.name, t);
+      }
+      t.runs++;
+      t.sum += s.durationMs;
+      t.max = Math.max(t.max, s.durationMs);
+      if (!s.ok) {
+        t.failures++;
+        t.lastError = s.error ?? 'failed';
+      }
+    }
+  }
+
+  housekeeping(now: number): void {
+    this.lastHousekeeping = now;
+    try {
+      this.flushStats(now);
+      pruneRaw(this.store.db, now - (this.opts.rawRetentionMs ?? DEFAULT_RAW_RETENTION_MS));
+      pruneSelfMetrics(
+        this.store.db,
+        now - (this.opts.selfRetentionMs ?? DEFAULT_SELF_RETENTION_MS),
+      );
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'housekeeping failed; will retry');
+    }
+  }
+
+  private flushStats(now: number): void {
+    if (this.ticks === 0) return;
+    const cpu = process.cpuUsage(this.lastCpu);
+    this.lastCpu = process.cpuUsage();
+    const db = this.store.db;
+    const insertCollector = db.prepare(
+      'INSERT OR REPLACE INTO collector_stat VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    db.transaction(() => {
+      for (const [name, t] of this.totals) {
+        insertCollector.run(now, name, t.runs, t.failures, t.sum, t.max, t.lastError);
+      }
+      db.prepare('INSERT OR REPLACE INTO recorder_stat VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        now,
+        this.ticks,
+        this.lateTicks,
+        (cpu.user + cpu.system) / 1000,
+        process.memoryUsage.rss(),
+        this.lastProcessCount,
+        this.processRows,
+      );
+    })();
+    this.totals = new Map();
+    this.ticks = 0;
+    this.lateTicks = 0;
+    this.processRows = 0;
+  }
+}

@@ -1,0 +1,160 @@
+import type { Statement } from 'better-sqlite3';
+import { emptySystem } from '../collect/collector.js';
+import {
+  SYSTEM_FIELDS,
+  type CpuTimes,
+  type DiskCounters,
+  type NetCounters,
+  type ProcessCounters,
+  type Snapshot,
+} from '../types.js';
+import type { Db } from './db.js';
+
+export interface ProcessIdentity {
+  id: number;
+  pid: number;
+  start_ticks: number;
+  ppid: number;
+  uid: number;
+  comm: string;
+  cmdline: string;
+  first_seen: number;
+  exited_at: number | null;
+}
+
+interface ProcessRow {
+  ts: number;
+  utime: number;
+  stime: number;
+  rss_pages: number;
+  threads: number;
+  read_bytes: number | null;
+  write_bytes: number | null;
+}
+
+export interface TableCounts {
+  system_raw: number;
+  process_raw: number;
+  process: number;
+  automation_run: number;
+  audit: number;
+}
+
+/** The single place that reads samples back. */
+export class SampleQuery {
+  private readonly systemRange: Statement;
+  private readonly coreRange: Statement;
+  private readonly diskRange: Statement;
+  private readonly netRange: Statement;
+  private readonly processesInWindow: Statement;
+  private readonly processRowAtOrBefore: Statement;
+  private readonly latestTs: Statement;
+  private readonly oldestTs: Statement;
+
+  constructor(private readonly db: Db) {
+    this.systemRange = db.prepare('SELECT * FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts');
+    this.coreRange = db.prepare(
+      'SELECT * FROM core_raw WHERE ts BETWEEN ? AND ? ORDER BY ts, core',
+    );
+    this.diskRange = db.prepare(
+      'SELECT r.*, d.name FROM disk_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ?',
+    );
+    this.netRange = db.prepare(
+      'SELECT r.*, d.name FROM net_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ?',
+    );
+    this.processesInWindow = db.prepare(
+      'SELECT * FROM process WHERE first_seen <= ? AND (exited_at IS NULL OR exited_at >= ?)',
+    );
+    this.processRowAtOrBefore = db.prepare(
+      'SELECT * FROM process_raw WHERE process_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1',
+    );
+    this.latestTs = db.prepare('SELECT max(ts) FROM system_raw').pluck();
+    this.oldestTs = db.prepare('SELECT min(ts) FROM system_raw').pluck();
+  }
+
+  /** System snapshots (without processes) with ts in [from, to], oldest first. */
+  systemSnapshots(from: number, to: number): Snapshot[] {
+    const byTs = new Map<number, Snapshot>();
+    const out: Snapshot[] = [];
+    for (const row of this.systemRange.iterate(from, to) as Iterable<
+      Record<string, number | null>
+    >) {
+      const ts = row.ts as number;
+      const system = emptySystem();
+      for (const f of SYSTEM_FIELDS) system[f] = row[f] ?? null;
+      const snap: Snapshot = { ts, system, cores: [], disks: [], nets: [], processes: null };
+      byTs.set(ts, snap);
+      out.push(snap);
+    }
+    if (out.length === 0) return out;
+    for (const r of this.coreRange.iterate(from, to) as Iterable<
+      CpuTimes & { ts: number; core: number }
+    >) {
+      const { ts, core, ...times } = r;
+      const snap = byTs.get(ts);
+      if (snap) snap.cores[core] = times;
+    }
+    for (const r of this.diskRange.iterate(from, to) as Iterable<
+      DiskCounters & { ts: number; device_id: number }
+    >) {
+      const { ts, device_id: _id, ...disk } = r;
+      byTs.get(ts)?.disks.push(disk);
+    }
+    for (const r of this.netRange.iterate(from, to) as Iterable<
+      NetCounters & { ts: number; device_id: number }
+    >) {
+      const { ts, device_id: _id, ...net } = r;
+      byTs.get(ts)?.nets.push(net);
+    }
+    return out;
+  }
+
+  latestTimestamp(): number | null {
+    return (this.latestTs.get() as number | null) ?? null;
+  }
+
+  oldestTimestamp(): number | null {
+    return (this.oldestTs.get() as number | null) ?? null;
+  }
+
+  /**
+   * Every process alive at some point in [from, to], with its counters as last stored at
+   * or before `at` (rows are written only on change, so that row is its state at `at`).
+   */
+  processStatesAt(from: number, to: number, at: number): ProcessCounters[] {
+    const out: ProcessCounters[] = [];
+    for (const p of this.processesInWindow.iterate(to, from) as Iterable<ProcessIdentity>) {
+      if (p.first_seen > at || (p.exited_at !== null && p.exited_at < at)) continue;
+      const row = this.processRowAtOrBefore.get(p.id, at) as ProcessRow | undefined;
+      if (!row) continue;
+      out.push({
+        pid: p.pid,
+        start_ticks: p.start_ticks,
+        ppid: p.ppid,
+        uid: p.uid,
+        comm: p.comm,
+        cmdline: p.cmdline,
+        state: '',
+        utime: row.utime,
+        stime: row.stime,
+        rss_pages: row.rss_pages,
+        threads: row.threads,
+        read_bytes: row.read_bytes,
+        write_bytes: row.write_bytes,
+      });
+    }
+    return out;
+  }
+
+  counts(): TableCounts {
+    const count = (table: string) =>
+      this.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+    return {
+      system_raw: count('system_raw'),
+      process_raw: count('process_raw'),
+      process: count('process'),
+      automation_run: count('automation_run'),
+      audit: count('audit'),
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import type { Db } from './db.js';
+
+export interface PruneResult {
+  deleted: number;
+  /** true when a batch limit was hit and another call has more to do */
+  more: boolean;
+}
+
+const RANGE_TABLES = ['system_raw', 'core_raw', 'disk_raw', 'net_raw'] as const;
+
+/**
+ * Deletes raw rows older than `cutoff`, at most `batch` rows per table per call so a
+ * retention pass never stalls a tick for long. A live process keeps its newest row at or
+ * before the cutoff: rows are stored only on change, so that row is its state from then on.
+ */
+export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
+  let deleted = 0;
+  let more = false;
+  const run = db.transaction(() => {
+    for (const table of RANGE_TABLES) {
+      const n = db
+        .prepare(`DELETE FROM ${table} WHERE ts IN (SELECT ts FROM ${table} WHERE ts < ? LIMIT ?)`)
+        .run(cutoff, batch).changes;
+      deleted += n;
+      if (n >= batch) more = true;
+    }
+    const gone = db
+      .prepare('SELECT id FROM process WHERE exited_at IS NOT NULL AND exited_at < ? LIMIT ?')
+      .pluck()
+      .all(cutoff, batch) as number[];
+    const dropRows = db.prepare('DELETE FROM process_raw WHERE process_id = ?');
+    const dropProcess = db.prepare('DELETE FROM process WHERE id = ?');
+    for (const id of gone) {
+      deleted += dropRows.run(id).changes;
+      dropProcess.run(id);
+    }
+    if (gone.length >= batch) more = true;
+    deleted += db
+      .prepare(
+        `DELETE FROM process_raw WHERE (process_id, ts) IN (
+           SELECT r.process_id, r.ts FROM process_raw r JOIN process p ON p.id = r.process_id
+           WHERE p.exited_at IS NULL AND r.ts < ? AND r.ts < (
+             SELECT max(ts) FROM process_raw k WHERE k.process_id = r.process_id AND k.ts <= ?)
+           LIMIT ?)`,
+      )
+      .run(cutoff, cutoff, batch).changes;
+  });
+  run.immediate();
+  return { deleted, more };
+}
+
+/** Self-metrics are small; they follow their own, longer retention. */
+export function pruneSelfMetrics(db: Db, cutoff: number): number {
+  return (
+    db.prepare('DELETE FROM collector_stat WHERE ts < ?').run(cutoff).changes +
+    db.prepare('DELETE FROM recorder_stat WHERE ts < ?').run(cutoff).changes
+  );
+}

@@ -1,0 +1,93 @@
+import type Database from 'better-sqlite3';
+import { SYSTEM_FIELDS } from '../types.js';
+
+/**
+ * Ordered migrations; PRAGMA user_version records how many have run.
+ * Never edit a shipped migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE system_raw (ts INTEGER PRIMARY KEY, ${SYSTEM_FIELDS.map((f) => `${f} REAL`).join(', ')});
+
+  CREATE TABLE core_raw (
+    ts INTEGER NOT NULL, core INTEGER NOT NULL,
+    user REAL, nice REAL, system REAL, idle REAL, iowait REAL, irq REAL, softirq REAL, steal REAL,
+    PRIMARY KEY (ts, core)) WITHOUT ROWID;
+
+  CREATE TABLE device (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
+
+  CREATE TABLE disk_raw (
+    ts INTEGER NOT NULL, device_id INTEGER NOT NULL,
+    reads REAL, read_sectors REAL, read_ms REAL, writes REAL, write_sectors REAL, write_ms REAL,
+    in_flight REAL, io_ms REAL, weighted_ms REAL,
+    PRIMARY KEY (ts, device_id)) WITHOUT ROWID;
+
+  CREATE TABLE net_raw (
+    ts INTEGER NOT NULL, device_id INTEGER NOT NULL,
+    rx_bytes REAL, rx_packets REAL, rx_errs REAL, rx_drop REAL,
+    tx_bytes REAL, tx_packets REAL, tx_errs REAL, tx_drop REAL,
+    PRIMARY KEY (ts, device_id)) WITHOUT ROWID;
+
+  -- One row per process lifetime: (boot_time, pid, start_ticks) never mixes two processes.
+  CREATE TABLE process (
+    id INTEGER PRIMARY KEY, boot_time INTEGER NOT NULL, pid INTEGER NOT NULL,
+    start_ticks INTEGER NOT NULL, ppid INTEGER, uid INTEGER, comm TEXT NOT NULL,
+    cmdline TEXT NOT NULL, first_seen INTEGER NOT NULL, exited_at INTEGER,
+    UNIQUE (boot_time, pid, start_ticks));
+  CREATE INDEX process_alive ON process (exited_at);
+
+  -- Written only when a process's counters changed since its previous row.
+  CREATE TABLE process_raw (
+    process_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+    utime REAL, stime REAL, rss_pages REAL, threads REAL, read_bytes REAL, write_bytes REAL,
+    PRIMARY KEY (process_id, ts)) WITHOUT ROWID;
+
+  CREATE TABLE automation_run (
+    id INTEGER PRIMARY KEY, automation TEXT NOT NULL, command TEXT NOT NULL,
+    pid INTEGER, started_at INTEGER NOT NULL, ended_at INTEGER,
+    wall_ms REAL, cpu_ms REAL, peak_rss_bytes REAL, exit_code INTEGER, signal TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')));
+  CREATE INDEX automation_run_by_name ON automation_run (automation, started_at);
+  CREATE INDEX automation_run_by_time ON automation_run (started_at);
+
+  CREATE TABLE monitor_session (
+    id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    owner_pid INTEGER NOT NULL, params TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'failed', 'interrupted')),
+    progress REAL NOT NULL DEFAULT 0, result TEXT, error TEXT);
+
+  -- Append-only, hash-chained: hash = sha256(prev_hash || canonical row).
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, args TEXT NOT NULL, outcome TEXT NOT NULL, duration_ms REAL NOT NULL,
+    detail TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+
+  CREATE TABLE collector_stat (
+    ts INTEGER NOT NULL, name TEXT NOT NULL, runs INTEGER NOT NULL, failures INTEGER NOT NULL,
+    duration_ms_sum REAL NOT NULL, duration_ms_max REAL NOT NULL, last_error TEXT,
+    PRIMARY KEY (name, ts)) WITHOUT ROWID;
+
+  CREATE TABLE recorder_stat (
+    ts INTEGER PRIMARY KEY, ticks INTEGER NOT NULL, late_ticks INTEGER NOT NULL,
+    cpu_ms REAL NOT NULL, rss_bytes REAL NOT NULL, processes INTEGER NOT NULL,
+    process_rows INTEGER NOT NULL);
+  `,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `database schema version ${current} is newer than this kmpm understands (${MIGRATIONS.length}); upgrade kmpm`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

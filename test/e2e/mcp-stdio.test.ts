@@ -1,0 +1,224 @@
+import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KMPM, countRows, exited, startKmpm, waitFor } from '../helpers/cli.js';
+import { text } from '../helpers/mcp.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Structured = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function readStat(): { busy: number; total: number } {
+  const f = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as number[];
+  const total = user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal!;
+  return { busy: total - idle! - iowait!, total };
+}
+
+function memUsed(): number {
+  const kb = (key: string) =>
+    Number(
+      new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1],
+    ) * 1024;
+  return kb('MemTotal') - kb('MemAvailable');
+}
+
+async function connect(dataDir: string, extra: string[] = []) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [KMPM, 'mcp', '--data-dir', dataDir, ...extra],
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const client = new Client({ name: 'e2e', version: '1.0.0' });
+  const protocolErrors: Error[] = [];
+  client.onerror = (e) => protocolErrors.push(e);
+  await client.connect(transport);
+  return { client, transport, protocolErrors, stderr: () => stderr };
+}
+
+describe('kmpm mcp over stdio (real binary, real client)', () => {
+  let dir: string;
+  let conn: Awaited<ReturnType<typeof connect>>;
+  let hog: ChildProcess;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-e2e-')); // lives for the whole suite
+    conn = await connect(dir);
+    hog = spawn(process.execPath, ['-e', 'for(;;){}']);
+  });
+  afterAll(async () => {
+    hog.kill('SIGKILL');
+    await conn.client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists the tools', async () => {
+    const { tools } = await conn.client.listTools();
+    expect(tools.map((t) => t.name)).toContain('km_monitor_performance');
+  });
+
+  it('monitors the system for 3 s with values that agree with /proc', async () => {
+    const stat0 = readStat();
+    const mem0 = memUsed();
+    const r = await conn.client.callTool({
+      name: 'km_monitor_performance',
+      arguments: {
+        monitoring_scope: 'system',
+        monitoring_duration: 3,
+        metrics_types: ['cpu', 'memory', 'disk', 'network'],
+      },
+    });
+    const stat1 = readStat();
+    const mem1 = memUsed();
+    expect(r.isError).toBeFalsy();
+    const s = r.structuredContent as Structured;
+    expect(s.window.samples_taken).toBe(3);
+    const procCpu = (100 * (stat1.busy - stat0.busy)) / (stat1.total - stat0.total);
+    expect(Math.abs(s.metrics.cpu_percent.mean - procCpu)).toBeLessThan(15);
+    expect(s.metrics.cpu_percent.mean).toBeGreaterThan(20); // the hog keeps one of the cores busy
+    const lo = Math.min(mem0, mem1) * 0.9;
+    const hi = Math.max(mem0, mem1) * 1.1;
+    expect(s.metrics.memory_used_bytes.mean).toBeGreaterThan(lo);
+    expect(s.metrics.memory_used_bytes.mean).toBeLessThan(hi);
+    expect(s.top_processes.by_cpu.slice(0, 3).map((p: Structured) => p.pid)).toContain(hog.pid);
+    expect(s.metrics.disk_busy_percent.count).toBe(3);
+    expect(s.metrics.network_receive_bytes_per_second).toBeDefined();
+  });
+
+  it('monitors a busy child process by PID', async () => {
+    const r = await conn.client.callTool({
+      name: 'km_monitor_performance',
+      arguments: {
+        monitoring_scope: 'specific',
+        target_id: String(hog.pid),
+        monitoring_duration: 2,
+        sampling_interval: 0.5,
+      },
+    });
+    const s = r.structuredContent as Structured;
+    expect(s.target.pid).toBe(hog.pid);
+    expect(s.metrics.process_cpu_percent.mean).toBeGreaterThanOrEqual(50);
+    expect(s.metrics.process_rss_bytes.last).toBeGreaterThan(1e6);
+  });
+
+  it('stops a cancelled call early', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 1000);
+    const started = Date.now();
+    await expect(
+      conn.client.callTool(
+        {
+          name: 'km_monitor_performance',
+          arguments: { monitoring_scope: 'system', monitoring_duration: 25 },
+        },
+        undefined,
+        { signal: ac.signal },
+      ),
+    ).rejects.toThrow();
+    const db = path.join(dir, 'kmpm.db');
+    const entry = await waitFor(
+      () => {
+        const d = new Database(db, { readonly: true });
+        try {
+          return d
+            .prepare("SELECT outcome, duration_ms FROM audit WHERE outcome = 'cancelled'")
+            .get() as { outcome: string; duration_ms: number } | undefined;
+        } finally {
+          d.close();
+        }
+      },
+      10_000,
+      'the cancelled call in the audit log',
+    );
+    expect(entry.duration_ms).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // the server is still there
+    const ok = await conn.client.callTool({
+      name: 'km_monitor_performance',
+      arguments: { monitoring_scope: 'system', monitoring_duration: 1 },
+    });
+    expect(ok.isError).toBeFalsy();
+  });
+
+  it('returns a session id at once for a 60 s call', async () => {
+    const started = Date.now();
+    const r = await conn.client.callTool({
+      name: 'km_monitor_performance',
+      arguments: { monitoring_scope: 'system', monitoring_duration: 60 },
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    const s = r.structuredContent as Structured;
+    expect(s.status).toBe('running');
+    const got = await conn.client.callTool({
+      name: 'km_get_monitoring_session',
+      arguments: { session_id: s.session_id },
+    });
+    expect((got.structuredContent as Structured).sessions[0].status).toBe('running');
+    await conn.client.callTool({
+      name: 'km_stop_monitoring_session',
+      arguments: { session_id: s.session_id },
+    });
+  });
+
+  it('answers hostile input with tool errors and keeps serving', async () => {
+    const bad = [
+      { monitoring_scope: 'everything' },
+      { monitoring_scope: 'system', monitoring_duration: 0 },
+      { monitoring_scope: 'system', sampling_interval: 1e9 },
+      { monitoring_scope: 'system', metrics_types: ['cpu', 'gpu'] },
+      { monitoring_scope: 'system', monitoring_duraton: 5 },
+      { monitoring_scope: 'specific', target_id: '999999999' },
+    ];
+    for (const args of bad) {
+      const r = await conn.client.callTool({ name: 'km_monitor_performance', arguments: args });
+      expect(r.isError, JSON.stringify(args)).toBe(true);
+      expect(text(r)).toMatch(
+        /monitoring_scope|monitoring_duration|sampling_interval|metrics_types|monitoring_duraton|target_id/,
+      );
+    }
+    const { tools } = await conn.client.listTools();
+    expect(tools.length).toBeGreaterThan(0);
+    expect(conn.protocolErrors).toEqual([]); // nothing but protocol on stdout
+  });
+
+  it('records while no daemon does', async () => {
+    const db = path.join(dir, 'kmpm.db');
+    await waitFor(() => countRows(db, 'system_raw') >= 2, 10_000, 'recorded samples');
+  });
+});
+
+describe('kmpm mcp beside a daemon', () => {
+  it('reads the daemon data instead of recording, and --no-record never records', async () => {
+    const dir = tempDir();
+    const daemon = startKmpm(['daemon', '--data-dir', dir]);
+    try {
+      await waitFor(() => fs.existsSync(path.join(dir, 'recorder.lock')), 10_000, 'daemon lock');
+      const conn = await connect(dir);
+      await waitFor(() => /already records here/.test(conn.stderr()), 10_000, 'read-only notice');
+      await conn.client.close();
+    } finally {
+      daemon.kill('SIGTERM');
+      await exited(daemon);
+    }
+    const empty = tempDir();
+    const conn = await connect(empty, ['--no-record']);
+    const r = await conn.client.callTool({
+      name: 'km_monitor_performance',
+      arguments: { monitoring_scope: 'system', monitoring_duration: 1 },
+    });
+    expect(r.isError).toBeFalsy();
+    await conn.client.close();
+    expect(countRows(path.join(empty, 'kmpm.db'), 'system_raw')).toBe(0);
+    expect(fs.existsSync(path.join(empty, 'recorder.lock'))).toBe(false);
+  });
+});
