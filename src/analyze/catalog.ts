@@ -118,7 +118,7 @@ export const AUTOMATION_METRICS = [
     'Peak resident memory of the run',
   ),
   def('error_rate', 'automation', 'error_rate', 'ratio', 'Share of runs that failed (0-1)'),
-  def('runs_per_minute', 'automation', 'execution_time', 'per_minute', 'Runs started per minute'),
+  def('runs_per_minute', 'automation', 'execution_time', 'per_minute', 'Runs finished per minute'),
 ] as const;
 
 export type SystemMetric = (typeof SYSTEM_METRICS)[number]['name'];
