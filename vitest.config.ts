@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Tests load the machine on purpose (CPU and I/O hogs) and measure it: one file at a time
+    // keeps one file's load out of another's measurements.
+    fileParallelism: false,
     reporters: ['default', ['json', { outputFile: '.test-results/results.json' }]],
     coverage: {
       provider: 'v8',

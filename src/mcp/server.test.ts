@@ -17,6 +17,7 @@ describe('MCP server (in memory, real backend and store)', () => {
     h = await connectInMemory();
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
+      'km_analyze_bottlenecks',
       'km_get_monitoring_session',
       'km_monitor_performance',
       'km_stop_monitoring_session',

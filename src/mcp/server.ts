@@ -6,6 +6,7 @@ import { EXPORTS_DIR } from '../config/paths.js';
 import { errorMessage } from '../errors.js';
 import type { Snapshot } from '../types.js';
 import type { ServerContext } from './context.js';
+import { registerBottlenecksTool, REPORTS_DIR } from './tools/bottlenecks.js';
 import { registerMonitorTool } from './tools/monitor.js';
 import { registerMonitorSessionTools } from './tools/monitor-session.js';
 
@@ -107,6 +108,7 @@ export function createMcpServer(ctx: ServerContext): McpServer {
   );
   registerMonitorTool(server, ctx);
   registerMonitorSessionTools(server, ctx);
+  registerBottlenecksTool(server, ctx);
   auditToolCalls(server, ctx);
   cacheToolList(server);
 
@@ -129,24 +131,23 @@ export function createMcpServer(ctx: ServerContext): McpServer {
     }),
   );
 
-  server.registerResource(
-    'export',
-    new ResourceTemplate('kmpm://exports/{name}', { list: undefined }),
-    {
-      title: 'Exported samples',
-      description: 'CSV files written by km_monitor_performance',
-      mimeType: 'text/csv',
-    },
-    (uri, { name }) => {
-      const file = String(name);
-      if (!/^[\w.-]+\.csv$/.test(file)) throw new Error(`invalid export name '${file}'`);
-      const full = path.join(ctx.dataDir, EXPORTS_DIR, file);
-      if (!fs.existsSync(full)) throw new Error(`no export named '${file}'`);
-      return {
-        contents: [{ uri: uri.href, mimeType: 'text/csv', text: fs.readFileSync(full, 'utf8') }],
-      };
-    },
-  );
+  const files = (kind: string, dir: string, ext: string, mimeType: string, description: string) =>
+    server.registerResource(
+      kind,
+      new ResourceTemplate(`kmpm://${dir}/{name}`, { list: undefined }),
+      { title: description, description, mimeType },
+      (uri, { name }) => {
+        const file = String(name);
+        if (!new RegExp(`^[\\w.-]+\\.${ext}$`).test(file) || file.startsWith('.')) {
+          throw new Error(`invalid ${kind} name '${file}'`);
+        }
+        const full = path.join(ctx.dataDir, dir, file);
+        if (!fs.existsSync(full)) throw new Error(`no ${kind} named '${file}'`);
+        return { contents: [{ uri: uri.href, mimeType, text: fs.readFileSync(full, 'utf8') }] };
+      },
+    );
+  files('export', EXPORTS_DIR, 'csv', 'text/csv', 'CSV files written by km_monitor_performance');
+  files('report', REPORTS_DIR, 'md', 'text/markdown', 'Reports written by km_analyze_bottlenecks');
 
   server.registerPrompt(
     'investigate_slowdown',

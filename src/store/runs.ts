@@ -49,6 +49,14 @@ export class RunStore {
       .run(r.endedAt, r.wallMs, r.cpuMs, r.peakRssBytes, r.exitCode, r.signal, r.status, id);
   }
 
+  /** Runs of one automation (or all when name is null) active at some point in [from, to]. */
+  overlapping(name: string | null, from: number, to: number): AutomationRun[] {
+    const sql = `SELECT * FROM automation_run WHERE started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)
+      ${name === null ? '' : 'AND automation = ?'} ORDER BY started_at`;
+    const args: unknown[] = name === null ? [to, from] : [to, from, name];
+    return this.db.prepare(sql).all(...args) as AutomationRun[];
+  }
+
   /** Runs that finished in [from, to]. */
   finished(name: string | null, from: number, to: number): AutomationRun[] {
     const sql = `SELECT * FROM automation_run WHERE ended_at BETWEEN ? AND ?

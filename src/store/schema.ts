@@ -75,6 +75,27 @@ export const MIGRATIONS: readonly string[] = [
     cpu_ms REAL NOT NULL, rss_bytes REAL NOT NULL, processes INTEGER NOT NULL,
     process_rows INTEGER NOT NULL);
   `,
+  `
+  -- A series is one catalog metric of one entity: 'system', 'process:NAME', 'automation:NAME'.
+  CREATE TABLE series (
+    id INTEGER PRIMARY KEY, metric TEXT NOT NULL, entity TEXT NOT NULL, UNIQUE (metric, entity));
+
+  -- Rolled-up tiers: one row per series and bucket start (ms). sketch is a mergeable
+  -- log-bucket quantile sketch, so percentiles survive rollup and merging.
+  CREATE TABLE rollup_1m (
+    series_id INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL, last_ts INTEGER NOT NULL,
+    sketch BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+  CREATE TABLE rollup_1h (
+    series_id INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL, last_ts INTEGER NOT NULL,
+    sketch BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+
+  -- Points loaded by kmpm import, exactly as given; the key makes a re-import a no-op.
+  CREATE TABLE imported_point (
+    series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {
