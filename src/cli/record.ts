@@ -28,6 +28,7 @@ export function startRecording(
     const recorder = new Recorder(sampler, rt.store, {
       intervalMs: opts.intervalMs,
       logger: rt.logger,
+      machine: backend.machineInfo(),
       ...(opts.rawRetentionMs === undefined ? {} : { rawRetentionMs: opts.rawRetentionMs }),
     });
     recorder.start();

@@ -1,8 +1,9 @@
 import type { Logger } from '../log.js';
 import { pruneRaw, pruneSelfMetrics } from '../store/retention.js';
 import type { Store } from '../store/index.js';
+import { maintainTiers } from '../store/tiers.js';
 import type { SampleWriter } from '../store/writer.js';
-import type { CollectorStat, Snapshot } from '../types.js';
+import type { CollectorStat, MachineInfo, Snapshot } from '../types.js';
 import type { Sampler } from './sampler.js';
 
 export interface RecorderOptions {
@@ -11,6 +12,12 @@ export interface RecorderOptions {
   rawRetentionMs?: number;
   /** Self-metrics (collector and recorder stats) kept this long (default 30 days). */
   selfRetentionMs?: number;
+  /** This machine's constants; rollups to the 1m/1h tiers run only when given. */
+  machine?: MachineInfo;
+  /** 1-minute rollups kept this long (default 30 days). */
+  minuteRetentionMs?: number;
+  /** 1-hour rollups kept this long (default 2 years). */
+  hourRetentionMs?: number;
   /** How often self-metrics are flushed and retention runs (default 60 s). */
   housekeepingMs?: number;
   clock?: () => number;
@@ -138,6 +145,19 @@ export class Recorder {
       );
     } catch (err) {
       this.opts.logger.warn({ err }, 'housekeeping failed; will retry');
+    }
+    const { machine, minuteRetentionMs, hourRetentionMs } = this.opts;
+    if (!machine) return;
+    try {
+      maintainTiers(this.store.db, {
+        now,
+        machine,
+        ...(minuteRetentionMs === undefined ? {} : { minuteRetentionMs }),
+        ...(hourRetentionMs === undefined ? {} : { hourRetentionMs }),
+      });
+    } catch (err) {
+      // each rolled-up bucket commits with its watermark, so a retry resumes cleanly
+      this.opts.logger.warn({ err }, 'rollup failed; will retry');
     }
   }
 

@@ -56,3 +56,32 @@ export function pruneSelfMetrics(db: Db, cutoff: number): number {
     db.prepare('DELETE FROM recorder_stat WHERE ts < ?').run(cutoff).changes
   );
 }
+
+const TIER_TABLES = { '1m': 'rollup_1m', '1h': 'rollup_1h' } as const;
+
+/**
+ * Deletes rolled-up rows of one tier that start before `cutoff`, at most `batch` per call.
+ * Series by series: the tables are keyed by (series_id, ts), so each delete is an index
+ * range and no call scans a whole tier.
+ */
+export function pruneTier(
+  db: Db,
+  tier: keyof typeof TIER_TABLES,
+  cutoff: number,
+  batch = 10_000,
+): PruneResult {
+  const table = TIER_TABLES[tier];
+  const ids = db.prepare('SELECT id FROM series').pluck().all() as number[];
+  const drop = db.prepare(
+    `DELETE FROM ${table} WHERE series_id = ? AND ts IN (
+       SELECT ts FROM ${table} WHERE series_id = ? AND ts < ? ORDER BY ts LIMIT ?)`,
+  );
+  let deleted = 0;
+  db.transaction(() => {
+    for (const id of ids) {
+      if (deleted >= batch) break;
+      deleted += drop.run(id, id, cutoff, batch - deleted).changes;
+    }
+  }).immediate();
+  return { deleted, more: deleted >= batch };
+}

@@ -1,0 +1,135 @@
+/**
+ * What one minute contributes beyond system metrics: the processes that matter (by command
+ * name) and finished automation runs, as points per (metric, entity).
+ */
+import { processKey } from '../analyze/derive.js';
+import type { MachineInfo, ProcessCounters } from '../types.js';
+import type { Point } from './bucket.js';
+import type { Db } from './db.js';
+import type { SampleQuery } from './query.js';
+import { automationEntityLenient, processEntityLenient } from './series.js';
+
+export const TOP_PROCESSES = 10;
+
+export interface SeriesPoints {
+  metric: string;
+  entity: string;
+  points: Point[];
+}
+
+interface Exited {
+  pid: number;
+  start_ticks: number;
+  comm: string;
+  ticks: number | null;
+}
+
+const ticksOf = (p: Pick<ProcessCounters, 'utime' | 'stime'>) => p.utime + p.stime;
+
+/**
+ * Per command name: mean CPU (% of one core) over [tStart, tEnd] from counters at both ends,
+ * and RSS at tEnd, for the top N by CPU and the top N by RSS. A process first seen within
+ * the window counts all its CPU when it started inside the window (by its start time), and
+ * one that exited counts up to its last stored row.
+ */
+export function processPoints(
+  db: Db,
+  query: SampleQuery,
+  window: { tStart: number; tEnd: number; bootTime: number | null },
+  machine: MachineInfo,
+): SeriesPoints[] {
+  const { tStart, tEnd, bootTime } = window;
+  const before = new Map(
+    query.processStatesAt(tStart, tEnd, tStart).map((p) => [processKey(p), ticksOf(p)]),
+  );
+  const exited = db
+    .prepare(
+      `SELECT pid, start_ticks, comm, (SELECT utime + stime FROM process_raw r
+         WHERE r.process_id = p.id AND r.ts <= p.exited_at ORDER BY r.ts DESC LIMIT 1) AS ticks
+       FROM process p WHERE exited_at > ? AND exited_at <= ?`,
+    )
+    .all(tStart, tEnd) as Exited[];
+  const gone = new Set(exited.map(processKey));
+  // A process without a start-of-window reading is new only if it started in the window;
+  // otherwise (processes not sampled then) its lifetime CPU would read as a spike.
+  const startedInWindow = (startTicks: number) =>
+    bootTime !== null &&
+    bootTime * 1000 + (startTicks / machine.clockTicks) * 1000 >= tStart - 1000;
+  const byComm = new Map<string, { cpuTicks: number; rss: number }>();
+  const entry = (comm: string) => {
+    let e = byComm.get(comm);
+    if (!e) byComm.set(comm, (e = { cpuTicks: 0, rss: 0 }));
+    return e;
+  };
+  const addCpu = (key: string, startTicks: number, comm: string, ticks: number | null) => {
+    const e = entry(comm);
+    if (ticks === null) return;
+    const start = before.get(key) ?? (startedInWindow(startTicks) ? 0 : null);
+    if (start !== null && ticks >= start) e.cpuTicks += ticks - start;
+  };
+  for (const p of query.processStatesAt(tStart, tEnd, tEnd)) {
+    const key = processKey(p);
+    if (gone.has(key)) continue;
+    addCpu(key, p.start_ticks, p.comm, ticksOf(p));
+    entry(p.comm).rss += p.rss_pages * machine.pageSize;
+  }
+  for (const p of exited) addCpu(processKey(p), p.start_ticks, p.comm, p.ticks);
+
+  const seconds = (tEnd - tStart) / 1000;
+  const rows = [...byComm].map(([comm, e]) => ({
+    comm,
+    cpu: (e.cpuTicks / machine.clockTicks / seconds) * 100,
+    rss: e.rss,
+  }));
+  const top = new Set([
+    ...[...rows].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES),
+    ...[...rows].sort((a, b) => b.rss - a.rss).slice(0, TOP_PROCESSES),
+  ]);
+  const out: SeriesPoints[] = [];
+  for (const r of top) {
+    const entity = processEntityLenient(r.comm);
+    out.push({ metric: 'process_cpu_percent', entity, points: [{ ts: tEnd, value: r.cpu }] });
+    out.push({ metric: 'process_rss_bytes', entity, points: [{ ts: tEnd, value: r.rss }] });
+  }
+  return out;
+}
+
+interface RunRow {
+  automation: string;
+  ended_at: number;
+  wall_ms: number | null;
+  cpu_ms: number | null;
+  peak_rss_bytes: number | null;
+  status: 'ok' | 'failed';
+}
+
+/**
+ * Runs that finished in [from, to): one point per run for time, CPU and peak memory, and
+ * error_rate as one 0/1 point per run, so a bucket's mean IS its error rate and merging
+ * minutes into hours weighs every run alike (a mean of per-minute ratios would not).
+ * Interrupted runs (the recorder of the run died) have no trustworthy measurements.
+ */
+export function automationPoints(db: Db, from: number, to: number): SeriesPoints[] {
+  const runs = db
+    .prepare(
+      `SELECT automation, ended_at, wall_ms, cpu_ms, peak_rss_bytes, status FROM automation_run
+       WHERE ended_at >= ? AND ended_at < ? AND status IN ('ok', 'failed') ORDER BY ended_at`,
+    )
+    .all(from, to) as RunRow[];
+  const series = new Map<string, SeriesPoints>();
+  const push = (metric: string, name: string, ts: number, value: number | null) => {
+    if (value === null || !Number.isFinite(value)) return;
+    const entity = automationEntityLenient(name);
+    const key = `${metric}\u0000${entity}`;
+    let s = series.get(key);
+    if (!s) series.set(key, (s = { metric, entity, points: [] }));
+    s.points.push({ ts, value });
+  };
+  for (const r of runs) {
+    push('execution_time_ms', r.automation, r.ended_at, r.wall_ms);
+    push('execution_cpu_ms', r.automation, r.ended_at, r.cpu_ms);
+    push('execution_peak_rss_bytes', r.automation, r.ended_at, r.peak_rss_bytes);
+    push('error_rate', r.automation, r.ended_at, r.status === 'failed' ? 1 : 0);
+  }
+  return [...series.values()];
+}

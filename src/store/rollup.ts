@@ -1,0 +1,228 @@
+/**
+ * Raw samples → 1-minute rows → 1-hour rows. Each bucket's work and the watermark that
+ * says it is done commit in ONE immediate transaction, so a crash leaves either all of a
+ * bucket or none of it: no gap, no double counting, and the next call resumes.
+ */
+import { SYSTEM_METRICS, type SystemMetric } from '../analyze/catalog.js';
+import { deriveSystem } from '../analyze/derive.js';
+import { QuantileSketch } from '../analyze/sketch.js';
+import type { MachineInfo } from '../types.js';
+import {
+  BucketWriter,
+  HOUR_MS,
+  RollupError,
+  MINUTE_MS,
+  floorTo,
+  mergeAggregates,
+  type Aggregate,
+  type Point,
+} from './bucket.js';
+import { getMeta, setMeta, type Db } from './db.js';
+import { SampleQuery } from './query.js';
+import { automationPoints, processPoints, type SeriesPoints } from './rollup-sources.js';
+import { SYSTEM_ENTITY, SeriesIds } from './series.js';
+
+export { BucketWriter, mergeIntoBucket, RollupError, type Point, type Tier } from './bucket.js';
+
+export const ROLLUP_1M_UNTIL = 'rollup_1m_until';
+export const ROLLUP_1H_UNTIL = 'rollup_1h_until';
+/** MachineInfo of the recording machine, for readers that derive raw process metrics. */
+export const MACHINE_META = 'machine';
+
+export interface RollupResult {
+  /** Buckets (minutes or hours) rolled up by this call. */
+  buckets: number;
+  /** Every bucket starting before this is done (null: nothing to roll up yet). */
+  until: number | null;
+  /** true when the call stopped at its limit with complete buckets still waiting. */
+  more: boolean;
+}
+
+export interface RollupMinutesOptions {
+  now: number;
+  machine: MachineInfo;
+  /** At most this many minutes per call, so one call never stalls a tick (default 30). */
+  maxMinutes?: number;
+  /** A minute is complete once `now` is this far past its end (default 5 s). */
+  lagMs?: number;
+}
+
+function watermark(db: Db, key: string): number | null {
+  const v = getMeta(db, key);
+  return v === null ? null : Number(v);
+}
+
+/**
+ * Runs `work` and sets the watermark in one BEGIN IMMEDIATE transaction. Series ids made
+ * inside a transaction that rolls back must not stay cached.
+ */
+function commit(db: Db, series: SeriesIds, key: string, until: number, work: () => void): void {
+  try {
+    db.transaction(() => {
+      work();
+      setMeta(db, key, String(until));
+    }).immediate();
+  } catch (err) {
+    series.forget();
+    throw err;
+  }
+}
+
+export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
+  const maxMinutes = opts.maxMinutes ?? 30;
+  const limit = floorTo(opts.now - (opts.lagMs ?? 5_000), MINUTE_MS);
+  const query = new SampleQuery(db);
+  const series = new SeriesIds(db);
+  const writer = new BucketWriter(db);
+  const prevTs = db.prepare('SELECT max(ts) FROM system_raw WHERE ts < ?').pluck();
+  const nextRaw = db.prepare('SELECT min(ts) FROM system_raw WHERE ts >= ?').pluck();
+  const nextRun = db
+    .prepare('SELECT min(ended_at) FROM automation_run WHERE ended_at >= ? AND ended_at < ?')
+    .pluck();
+  /** Start of the first minute at or after `from` that has anything to roll up. */
+  const nextMinute = (from: number): number | null => {
+    const raw = nextRaw.get(from) as number | null;
+    if (raw !== null && raw < from + MINUTE_MS) return from;
+    const run = nextRun.get(from, raw ?? Number.MAX_SAFE_INTEGER) as number | null;
+    const t = run ?? raw;
+    return t === null ? null : floorTo(t, MINUTE_MS);
+  };
+  const machineJson = JSON.stringify(opts.machine);
+  if (getMeta(db, MACHINE_META) !== machineJson) setMeta(db, MACHINE_META, machineJson);
+
+  let until = watermark(db, ROLLUP_1M_UNTIL);
+  if (until === null) {
+    const first = nextMinute(Number.MIN_SAFE_INTEGER);
+    if (first === null) return { buckets: 0, until: null, more: false };
+    until = first;
+  }
+  let buckets = 0;
+  while (buckets < maxMinutes) {
+    // Minutes with no data are skipped in the same step that rolls up the next one.
+    const minute = nextMinute(until);
+    if (minute === null || minute >= limit) {
+      if (until < limit) {
+        commit(db, series, ROLLUP_1M_UNTIL, limit, () => {});
+        until = limit;
+      }
+      return { buckets, until, more: false };
+    }
+    commit(db, series, ROLLUP_1M_UNTIL, minute + MINUTE_MS, () => {
+      const prev = prevTs.get(minute) as number | null;
+      const snaps = query.systemSnapshots(prev ?? minute, minute + MINUTE_MS - 1);
+      const all: SeriesPoints[] = systemPoints(snaps);
+      const first = snaps[0];
+      const last = snaps[snaps.length - 1];
+      if (first && last && last.ts > first.ts && last.ts >= minute) {
+        const window = { tStart: first.ts, tEnd: last.ts, bootTime: last.system.boot_time };
+        all.push(...processPoints(db, query, window, opts.machine));
+      }
+      all.push(...automationPoints(db, minute, minute + MINUTE_MS));
+      for (const s of all) writer.merge('1m', series.id(s.metric, s.entity), minute, s.points);
+    });
+    until = minute + MINUTE_MS;
+    buckets++;
+  }
+  const pending = nextMinute(until);
+  return { buckets, until, more: pending !== null && pending < limit };
+}
+
+/** Every system catalog metric between consecutive snapshots, at the later one's time. */
+function systemPoints(snaps: ReturnType<SampleQuery['systemSnapshots']>): SeriesPoints[] {
+  const points = new Map<SystemMetric, Point[]>(SYSTEM_METRICS.map((m) => [m.name, []]));
+  for (let i = 1; i < snaps.length; i++) {
+    const cur = snaps[i]!;
+    const values = deriveSystem(snaps[i - 1]!, cur);
+    for (const [metric, list] of points) {
+      const v = values[metric];
+      if (v !== null && v !== undefined && Number.isFinite(v)) list.push({ ts: cur.ts, value: v });
+    }
+  }
+  return [...points]
+    .filter(([, list]) => list.length > 0)
+    .map(([metric, list]) => ({ metric, entity: SYSTEM_ENTITY, points: list }));
+}
+
+function decodeRow(r: MinuteRow, hour: number): QuantileSketch {
+  try {
+    return QuantileSketch.decode(r.sketch);
+  } catch (err) {
+    throw new RollupError(`a 1m row of series ${r.series_id} in hour ${hour} is corrupt`, {
+      cause: err,
+    });
+  }
+}
+
+interface MinuteRow {
+  series_id: number;
+  last: number;
+  last_ts: number;
+  sketch: Buffer;
+}
+
+/**
+ * Merges each complete hour's 1-minute rows into rollup_1h, for hours after the watermark
+ * only: points imported into hours already rolled up go to both tiers directly (see
+ * mergeImported), so re-deriving an hour would count them twice.
+ */
+export function rollupHours(db: Db, opts: { now: number; maxHours?: number }): RollupResult {
+  const minutesUntil = watermark(db, ROLLUP_1M_UNTIL);
+  if (minutesUntil === null) return { buckets: 0, until: null, more: false };
+  const limit = floorTo(Math.min(minutesUntil, opts.now), HOUR_MS);
+  const series = new SeriesIds(db);
+  const writer = new BucketWriter(db);
+  // Per-series index seeks: rollup_1m is keyed by (series_id, ts) and has no ts index.
+  const firstAtOrAfter = db
+    .prepare(
+      `SELECT min((SELECT ts FROM rollup_1m r WHERE r.series_id = s.id AND r.ts >= ?
+         ORDER BY r.ts LIMIT 1)) FROM series s`,
+    )
+    .pluck();
+  const hourRows = db.prepare(
+    `SELECT r.series_id, r.last, r.last_ts, r.sketch FROM series s CROSS JOIN rollup_1m r
+     ON r.series_id = s.id AND r.ts >= ? AND r.ts < ? ORDER BY r.series_id`,
+  );
+  const nextHour = (from: number): number | null => {
+    const t = firstAtOrAfter.get(from) as number | null;
+    return t === null ? null : floorTo(t, HOUR_MS);
+  };
+  let until = watermark(db, ROLLUP_1H_UNTIL);
+  if (until === null) {
+    const first = nextHour(Number.MIN_SAFE_INTEGER);
+    if (first === null) return { buckets: 0, until: null, more: false };
+    until = first;
+  }
+  const maxHours = opts.maxHours ?? 24;
+  let buckets = 0;
+  while (buckets < maxHours) {
+    const hour = nextHour(until);
+    if (hour === null || hour >= limit) {
+      if (until < limit) {
+        commit(db, series, ROLLUP_1H_UNTIL, limit, () => {});
+        until = limit;
+      }
+      return { buckets, until, more: false };
+    }
+    commit(db, series, ROLLUP_1H_UNTIL, hour + HOUR_MS, () => {
+      let id: number | null = null;
+      let acc: Aggregate | null = null;
+      const flush = () => {
+        if (id !== null && acc !== null) writer.mergeAggregate('1h', id, hour, acc);
+      };
+      // .all(), not .iterate(): the connection cannot write while a statement iterates
+      for (const r of hourRows.all(hour, hour + HOUR_MS) as MinuteRow[]) {
+        const agg = { sketch: decodeRow(r, hour), last: r.last, lastTs: r.last_ts };
+        if (r.series_id !== id) {
+          flush();
+          id = r.series_id;
+          acc = agg;
+        } else acc = mergeAggregates(acc!, agg);
+      }
+      flush();
+    });
+    until = hour + HOUR_MS;
+    buckets++;
+  }
+  const pending = nextHour(until);
+  return { buckets, until, more: pending !== null && pending < limit };
+}

@@ -1,0 +1,33 @@
+/** The recorder's periodic tier work: roll up what is complete, then apply each retention. */
+import type { MachineInfo } from '../types.js';
+import type { Db } from './db.js';
+import { pruneTier } from './retention.js';
+import { rollupHours, rollupMinutes } from './rollup.js';
+
+export const DEFAULT_MINUTE_RETENTION_MS = 30 * 24 * 3600_000;
+export const DEFAULT_HOUR_RETENTION_MS = 2 * 365 * 24 * 3600_000;
+
+export interface TierOptions {
+  now: number;
+  machine: MachineInfo;
+  /** 1-minute rows kept this long (default 30 days). */
+  minuteRetentionMs?: number;
+  /** 1-hour rows kept this long (default 2 years). */
+  hourRetentionMs?: number;
+}
+
+export interface TierReport {
+  minutes: number;
+  hours: number;
+  pruned: number;
+}
+
+export function maintainTiers(db: Db, opts: TierOptions): TierReport {
+  const { now } = opts;
+  const minutes = rollupMinutes(db, { now, machine: opts.machine }).buckets;
+  const hours = rollupHours(db, { now }).buckets;
+  const pruned =
+    pruneTier(db, '1m', now - (opts.minuteRetentionMs ?? DEFAULT_MINUTE_RETENTION_MS)).deleted +
+    pruneTier(db, '1h', now - (opts.hourRetentionMs ?? DEFAULT_HOUR_RETENTION_MS)).deleted;
+  return { minutes, hours, pruned };
+}
