@@ -3,7 +3,7 @@ import { deriveSystem } from '../analyze/derive.js';
 import { QuantileSketch } from '../analyze/sketch.js';
 import { quantileSorted } from '../analyze/stats.js';
 import { BOOT, rng, writeSynthetic } from '../../test/helpers/history.js';
-import { MACHINE, proc } from '../../test/helpers/snapshots.js';
+import { MACHINE, proc, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { getMeta } from './db.js';
 import { importPoints } from './imported.js';
@@ -257,6 +257,29 @@ describe('per-process and automation rollups', () => {
     expect(entities.sort()).toEqual(expected.map((c) => `process:${c}`).sort());
     // the very first minute runs from the first snapshot
     expect(value('process_cpu_percent', 'process:c24', T0)).toBeCloseTo(24, 9);
+    store.close();
+  });
+
+  it('counts no CPU it cannot attribute: unknown start times and counters that went back', () => {
+    const store = Store.open(tempDir());
+    const w = store.createWriter();
+    for (let i = 0; i < 130; i++) {
+      const processes = [proc(51, { comm: 'reset', utime: i < 90 ? 10 * i : i - 90 })];
+      // first seen inside the minute, but without boot time its start cannot be placed
+      if (i >= 70) processes.push(proc(50, { comm: 'late', utime: 500 + i }));
+      w.write(snap(T0 + i * 1000, { cpu_user: i, cpu_idle: i }, { processes }));
+    }
+    rollupMinutes(store.db, { now: T0 + 3 * MIN, machine: MACHINE });
+    const cpu = (entity: string) =>
+      store.db
+        .prepare(
+          `SELECT r.sum FROM rollup_1m r JOIN series s ON s.id = r.series_id
+           WHERE s.metric = 'process_cpu_percent' AND s.entity = ? AND r.ts = ?`,
+        )
+        .pluck()
+        .get(entity, T0 + MIN);
+    expect(cpu('process:late')).toBe(0);
+    expect(cpu('process:reset')).toBe(0);
     store.close();
   });
 
