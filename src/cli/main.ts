@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import { registerAudit } from './audit.js';
 import { EXIT_USAGE, ExitStatus, processIo, UsageError, type Io } from './common.js';
 import { registerDaemon } from './daemon.js';
+import { registerHistory } from './history.js';
 import { registerMcp } from './mcp.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: Io = processIo): Command {
   registerStatus(program, io);
   registerRun(program, io);
   registerAudit(program, io);
+  registerHistory(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ outputError: () => undefined });
     for (const sub of cmd.commands)

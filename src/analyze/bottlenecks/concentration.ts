@@ -1,3 +1,4 @@
+import { who } from './recommend.js';
 import { severityFor, round } from './rules.js';
 import type { BottleneckType } from './system.js';
 import type { Finding, ProcessShare, SystemInput } from './types.js';
@@ -21,7 +22,7 @@ function concentration(
     kind: 'utilization',
     severity: severity === 'critical' ? 'high' : severity,
     rule: `share of ${what} held by one process = ${round(top.share)} ≥ ${SHARE_THRESHOLDS[['low', 'medium', 'high', 'critical'].indexOf(severity)]} → ${severity} (thresholds: low 0.25, medium 0.4, high 0.6, critical 0.8; capped at high: concentration alone is not a shortage)`,
-    title: `'${top.command}' (pid ${top.pid}) holds ${Math.round(top.share * 100)} % of the ${what}`,
+    title: `'${top.command}'${who(top)} holds ${Math.round(top.share * 100)} % of the ${what}`,
     window: null,
     evidence: [
       {

@@ -3,6 +3,7 @@ import type { MachineInfo } from '../../types.js';
 import type { Summary } from '../stats.js';
 import { analyzeAutomations } from './automation.js';
 import { loadRuns, loadSystemInput } from './load.js';
+import { loadRolledInput } from './load-rolled.js';
 import { recommend } from './recommend.js';
 import { analyzeSystem, systemOverview, type BottleneckType } from './system.js';
 import { concentrationFindings } from './concentration.js';
@@ -49,12 +50,23 @@ export function rankFindings(findings: Finding[]): Finding[] {
   );
 }
 
+/** Longer ranges read the 1-minute tier: deriving a day of 1 s samples would be slow. */
+export const RAW_ANALYSIS_LIMIT_MS = 6 * 3600_000;
+
+function loadInput(store: Store, machine: MachineInfo, from: number, to: number) {
+  if (to - from > RAW_ANALYSIS_LIMIT_MS) {
+    const rolled = loadRolledInput(store, machine, from, to);
+    if (rolled.samples > 0) return rolled;
+  }
+  return loadSystemInput(store, machine, from, to);
+}
+
 export function analyzeBottlenecks(
   store: Store,
   machine: MachineInfo,
   q: BottleneckQuery,
 ): BottleneckResult {
-  const input = loadSystemInput(store, machine, q.from, q.to);
+  const input = loadInput(store, machine, q.from, q.to);
   const notes: string[] = [];
   let all: Finding[];
   if (q.scope === 'system') {

@@ -2,6 +2,12 @@ import type { Finding, ProcessShare, Recommendation } from './types.js';
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 
+/** " (pid N[, extra])", or " (extra)" for processes known by name only. */
+export function who(p: ProcessShare, extra?: string): string {
+  const parts = [...(p.pid > 0 ? [`pid ${p.pid}`] : []), ...(extra ? [extra] : [])];
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 function optimizeCall(resource: 'cpu' | 'memory' | 'io', p: ProcessShare) {
   const limits: Record<string, number> =
     resource === 'cpu'
@@ -13,7 +19,8 @@ function optimizeCall(resource: 'cpu' | 'memory' | 'io', p: ProcessShare) {
     name: 'km_optimize_resources',
     arguments: {
       optimization_scope: 'specific',
-      target_id: String(p.pid),
+      // Rolled-up history knows processes by name only (pid 0).
+      target_id: p.pid > 0 ? String(p.pid) : p.command,
       target_resources: [resource],
       optimization_strategy: 'conservative',
       resource_limits: limits,
@@ -37,7 +44,7 @@ function forTopProcess(
   }
   return {
     finding_id: f.id,
-    action: `'${top.command}' (pid ${top.pid}) used ${pct(top.share)} of the ${resource === 'io' ? 'disk I/O' : resource.toUpperCase() === 'CPU' ? 'CPU time' : 'memory in use'} in this window: ${verb}.`,
+    action: `'${top.command}'${who(top)} used ${pct(top.share)} of the ${resource === 'io' ? 'disk I/O' : resource.toUpperCase() === 'CPU' ? 'CPU time' : 'memory in use'} in this window: ${verb}.`,
     target: `process:${top.command}`,
     tool_call: optimizeCall(resource, top),
   };
@@ -152,7 +159,7 @@ export function recommend(f: Finding): Recommendation[] {
         {
           finding_id: f.id,
           action: other
-            ? `'${name}' was slowed by '${other.command}' (pid ${other.pid}, ${pct(other.share)} of CPU while it ran): schedule them apart or lower that process's priority.`
+            ? `'${name}' was slowed by '${other.command}'${who(other, `${pct(other.share)} of CPU while it ran`)}: schedule them apart or lower that process's priority.`
             : `Benchmark '${name}' to see how its run time varies.`,
           target: `automation:${name}`,
           tool_call: other
