@@ -219,4 +219,35 @@ timeQuery('1 year', { ...q, from: NOW - 365 * DAY }, 20);
 timeQuery(`${days} days at 1 min steps`, { ...q, from: NOW - days * DAY, stepMs: MIN }, 10);
 const pq = { metric: 'process_cpu_percent', entity: 'process:proc0', to: NOW };
 timeQuery('1 year, one process', { ...pq, from: NOW - 365 * DAY }, 20);
+
+// km_analyze_bottlenecks over the same history (ranges over 6 h read the 1-minute tier).
+const { analyzeBottlenecks } = await import('../dist/analyze/bottlenecks/index.js');
+const bn = { clockTicks: 100, pageSize: 4096, cores: os.cpus().length };
+console.log('km_analyze_bottlenecks core (system scope, all resources):');
+for (const [label, range, runs] of [
+  ['last_day', DAY, 20],
+  ['last_week', 7 * DAY, 10],
+  [`${days} days (custom)`, days * DAY, 5],
+]) {
+  const times = [];
+  let findings = 0;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const r = analyzeBottlenecks(store, bn, {
+      scope: 'system',
+      from: NOW - range,
+      to: NOW,
+      label,
+      types: ['cpu', 'memory', 'io', 'network'],
+      severityThreshold: 'low',
+      includeRecommendations: true,
+    });
+    times.push(performance.now() - t);
+    findings = r.findings.length;
+  }
+  times.sort((a, b) => a - b);
+  console.log(
+    `  ${label.padEnd(34)} p50 ${percentile(times, 0.5).toFixed(1)} ms  p99 ${percentile(times, 0.99).toFixed(1)} ms  (${findings} findings, n=${runs})`,
+  );
+}
 store.close();

@@ -50,7 +50,6 @@ describe('km_analyze_bottlenecks on a real machine under load', () => {
           15_000,
           'recording',
         );
-        const from = new Date(Date.now() - 1000).toISOString();
         const memHog = spawn(
           named(dir, 'kmpm-mem-hog'),
           ['-e', 'const b=Buffer.alloc(2**30,1);setInterval(()=>b[0]++,1000)'],
@@ -59,12 +58,15 @@ describe('km_analyze_bottlenecks on a real machine under load', () => {
           },
         );
         hogs.push(memHog);
-        // Filling 1 GiB takes a few seconds on a small VM: start the CPU load once it is resident.
+        // Filling 1 GiB takes seconds of CPU on a small VM: the analysed range starts once it
+        // is resident, so that work does not count against the CPU hogs.
         await waitFor(
           () => rssBytes(memHog.pid as number) >= 0.95 * 2 ** 30,
           30_000,
           'the memory hog to fill',
         );
+        await sleep(1000); // one recorder tick sees the hog at full size before the range starts
+        const from = new Date().toISOString();
         const cpuHog = named(dir, 'kmpm-cpu-hog');
         for (let i = 0; i < 3; i++)
           hogs.push(spawn(cpuHog, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
@@ -121,7 +123,7 @@ describe('km_analyze_bottlenecks on a real machine under load', () => {
             'kmpm-cpu-hog',
             'kmpm-cpu-hog',
           ]);
-          expect(cpu.attribution.processes[0].share).toBeGreaterThan(0.2);
+          expect(cpu.attribution.processes[0].share).toBeGreaterThan(0.15); // ~1/3 each on a quiet machine
           expect(cpu.window.duration_s).toBeGreaterThanOrEqual(5);
 
           expect(topCommand(byId('memory.concentration'))).toBe('kmpm-mem-hog');
