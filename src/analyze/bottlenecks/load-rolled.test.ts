@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { MACHINE } from '../../../test/helpers/snapshots.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { importHistory, type ImportRow } from '../../store/csv-import.js';
+import { setMeta } from '../../store/db.js';
 import { Store } from '../../store/index.js';
+import { ROLLUP_1M_UNTIL, rollupHours } from '../../store/rollup.js';
 import { analyzeBottlenecks } from './index.js';
 import { loadRolledInput } from './load-rolled.js';
 
@@ -83,6 +85,40 @@ describe('analysis over rolled-up history', () => {
       includeRecommendations: true,
     });
     expect(result.data).toMatchObject({ samples: 0, sufficient: false });
+    store.close();
+  });
+
+  it('reads hour rows where the hourly rollup has passed and minute rows after, counting each once', () => {
+    const store = Store.open(tempDir());
+    const rows: ImportRow[] = [];
+    for (let m = 0; m < 3 * 24 * 60; m++) {
+      rows.push({
+        line: m + 2,
+        ts: T0 + m * MIN,
+        metric: 'cpu_percent',
+        entity: 'system',
+        value: 50,
+      });
+      rows.push({
+        line: m + 2,
+        ts: T0 + m * MIN,
+        metric: 'process_cpu_percent',
+        entity: 'process:worker',
+        value: 100,
+      });
+    }
+    importHistory(store, rows);
+    // Roll the first two days into hours, as the recorder would have.
+    setMeta(store.db, ROLLUP_1M_UNTIL, String(T0 + 2 * 86_400_000));
+    rollupHours(store.db, { now: T0 + 3 * 86_400_000, maxHours: 1000 });
+    expect(store.db.prepare('SELECT count(*) FROM rollup_1h').pluck().get()).toBe(2 * 48);
+    const input = loadRolledInput(store, MACHINE, T0, T0 + 3 * 86_400_000);
+    expect(input.resolutionMs).toBe(3_600_000);
+    expect(input.samples).toBe(72);
+    expect(input.metrics.cpu_percent?.values.every((v) => v === 50)).toBe(true);
+    // one core for three days, once: neither tier counted twice
+    expect(input.processes.cpu[0]).toMatchObject({ command: 'worker', amount: 3 * 86_400 });
+    expect(input.processes.cpu[0]?.share).toBeCloseTo(1, 5); // the machine's 50 % of 2 cores is the worker's one core
     store.close();
   });
 });

@@ -1,37 +1,89 @@
 /**
- * The analysis input for ranges the raw tier does not cover (or that would be slow to derive
- * from raw samples): 1-minute or 1-hour rollups. Statistics are then over per-step means,
- * and attribution is by command name (rollups keep the top consumers per minute by name).
+ * The analysis input for ranges too long to derive from raw samples quickly: the rolled-up
+ * tiers, read as plain aggregates (count, sum, max) without decoding sketches, so a month
+ * is analysed in tens of milliseconds. Statistics are then over per-step means (1 minute
+ * for ranges up to two days, else 1 hour), and attribution is by command name, as the
+ * rollups keep the top consumers of each minute by name.
  */
 import { SYSTEM_METRICS } from '../catalog.js';
-import { queryHistory, systemMetricsSummary, type HistoryResult } from '../../store/history.js';
+import { getMeta } from '../../store/db.js';
 import type { Store } from '../../store/index.js';
+import { ROLLUP_1H_UNTIL } from '../../store/rollup.js';
 import type { MachineInfo } from '../../types.js';
 import type { AutomationShare, ProcessShare, Series, SystemInput } from './types.js';
 
 const TOP = 5;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+/** Up to this range the 1-minute tier keeps short peaks visible; beyond, 1-hour rows. */
+const MINUTE_STEPS_UP_TO_MS = 2 * 86_400_000;
 
-function toSeries(r: HistoryResult): Series {
-  return { ts: r.points.map((p) => p.ts + r.stepMs), values: r.points.map((p) => p.mean) };
+interface Row {
+  key: string;
+  ts: number;
+  count: number;
+  sum: number;
+  max: number;
 }
 
-/** Mean of a process series over the range, weighted by how much of the range each point covers. */
-function processMeans(store: Store, metric: string, from: number, to: number, stepMs: number) {
-  const entities = store.db
-    .prepare("SELECT entity FROM series WHERE metric = ? AND entity LIKE 'process:%'")
-    .pluck()
-    .all(metric) as string[];
-  return entities.map((entity) => {
-    const r = queryHistory(store, { metric, entity, from, to, stepMs });
-    const sum = r.points.reduce((n, p) => n + p.mean * p.count, 0);
-    const count = r.points.reduce((n, p) => n + p.count, 0);
-    return {
-      command: entity.slice('process:'.length),
-      mean: count ? sum / count : 0,
-      max: r.summary.max ?? 0,
-      minutes: count,
-    };
-  });
+/**
+ * Rows of the given series over [from, to], hour rows where the hourly rollup has passed and
+ * minute rows after it (the two tiers never overlap, so nothing counts twice).
+ */
+function rows(
+  store: Store,
+  where: string,
+  params: unknown[],
+  from: number,
+  to: number,
+  step: number,
+): Row[] {
+  const hourUntil = Number(getMeta(store.db, ROLLUP_1H_UNTIL) ?? Number.NEGATIVE_INFINITY);
+  const useHours = step >= HOUR && Number.isFinite(hourUntil);
+  const select = (table: string, tsCond: string) =>
+    `SELECT s.metric || char(0) || s.entity AS key, r.ts, r.count, r.sum, r.max
+     FROM ${table} r JOIN series s ON s.id = r.series_id
+     WHERE ${where} AND r.ts BETWEEN ? AND ? ${tsCond}`;
+  const minuteFrom = useHours ? Math.max(from, hourUntil) : from;
+  const out = store.db.prepare(select('rollup_1m', '')).all(...params, minuteFrom, to) as Row[];
+  if (useHours && from < hourUntil) {
+    out.push(
+      ...(store.db
+        .prepare(select('rollup_1h', 'AND r.ts < ?'))
+        .all(...params, from, to, hourUntil) as Row[]),
+    );
+  }
+  return out;
+}
+
+/** Per-step means of each series, steps aligned to `step`. */
+function toSeries(list: Row[], step: number): Series {
+  const buckets = new Map<number, { count: number; sum: number }>();
+  for (const r of list) {
+    const t = Math.floor(r.ts / step) * step;
+    const b = buckets.get(t) ?? { count: 0, sum: 0 };
+    b.count += r.count;
+    b.sum += r.sum;
+    buckets.set(t, b);
+  }
+  const ts = [...buckets.keys()].sort((a, b) => a - b);
+  return {
+    ts: ts.map((t) => t + step),
+    values: ts.map((t) => {
+      const b = buckets.get(t) as { count: number; sum: number };
+      return b.sum / b.count;
+    }),
+  };
+}
+
+function group(list: Row[]): Map<string, Row[]> {
+  const out = new Map<string, Row[]>();
+  for (const r of list) {
+    const l = out.get(r.key);
+    if (l) l.push(r);
+    else out.set(r.key, [r]);
+  }
+  return out;
 }
 
 function share(command: string, amount: number, total: number, unit: string): ProcessShare {
@@ -46,71 +98,97 @@ function share(command: string, amount: number, total: number, unit: string): Pr
   };
 }
 
+const nameOf = (key: string) => key.slice(key.indexOf(':', key.indexOf('\u0000')) + 1);
+
 export function loadRolledInput(
   store: Store,
   machine: MachineInfo,
   from: number,
   to: number,
 ): SystemInput & { samples: number } {
-  const stepMs = to - from > 7 * 86_400_000 ? 3_600_000 : 60_000;
-  const results = systemMetricsSummary(
-    store,
-    SYSTEM_METRICS.map((m) => m.name),
-    from,
-    to,
-    { stepMs },
+  const step = to - from > MINUTE_STEPS_UP_TO_MS ? HOUR : MINUTE;
+  const names = SYSTEM_METRICS.map((m) => m.name);
+  const system = group(
+    rows(
+      store,
+      `s.entity = 'system' AND s.metric IN (${names.map(() => '?').join(', ')})`,
+      names,
+      from,
+      to,
+      step,
+    ),
   );
   const metrics: Record<string, Series> = {};
-  for (const [m, r] of Object.entries(results)) metrics[m] = toSeries(r);
-  const cpu = results.cpu_percent;
-  const samples = cpu?.points.length ?? 0;
-  const busyCpuSeconds = (cpu?.points ?? []).reduce(
-    (n, p) => n + (p.mean / 100) * machine.cores * (stepMs / 1000),
+  for (const [key, list] of system)
+    metrics[key.slice(0, key.indexOf('\u0000'))] = toSeries(list, step);
+  const cpu = metrics.cpu_percent;
+  const busyCpuSeconds = (cpu?.values ?? []).reduce<number>(
+    (n, v) => n + ((v ?? 0) / 100) * machine.cores * (step / 1000),
     0,
   );
-  const memUsed = results.memory_used_bytes?.summary.mean ?? 0;
+  const mem = metrics.memory_used_bytes?.values.filter((v): v is number => v !== null) ?? [];
+  const memUsed = mem.length ? mem.reduce((a, b) => a + b, 0) / mem.length : 0;
 
-  // A rolled process point is one minute at that mean CPU %, so CPU seconds = mean % × minutes × 60 / 100.
-  const cpuByName = processMeans(store, 'process_cpu_percent', from, to, stepMs)
-    .map((p) => share(p.command, (p.mean / 100) * p.minutes * 60, busyCpuSeconds, 'cpu_seconds'))
-    .sort((a, b) => b.amount - a.amount)
-    .slice(0, TOP);
-  const memByName = processMeans(store, 'process_rss_bytes', from, to, stepMs)
-    .map((p) => share(p.command, p.max, memUsed, 'bytes'))
-    .sort((a, b) => b.amount - a.amount)
-    .slice(0, TOP);
-
+  // Each rolled process value is one minute at that CPU %, so CPU seconds = sum % × 60 / 100.
+  const procs = group(
+    rows(
+      store,
+      "s.metric IN ('process_cpu_percent', 'process_rss_bytes') AND s.entity LIKE 'process:%'",
+      [],
+      from,
+      to,
+      step,
+    ),
+  );
+  const cpuShares: ProcessShare[] = [];
+  const memShares: ProcessShare[] = [];
+  for (const [key, list] of procs) {
+    const command = nameOf(key);
+    if (key.startsWith('process_cpu_percent')) {
+      cpuShares.push(
+        share(
+          command,
+          (list.reduce((n, r) => n + r.sum, 0) * 60) / 100,
+          busyCpuSeconds,
+          'cpu_seconds',
+        ),
+      );
+    } else {
+      memShares.push(share(command, Math.max(...list.map((r) => r.max)), memUsed, 'bytes'));
+    }
+  }
   const automations: AutomationShare[] = [];
-  for (const entity of store.db
-    .prepare(
-      "SELECT entity FROM series WHERE metric = 'execution_cpu_ms' AND entity LIKE 'automation:%'",
-    )
-    .pluck()
-    .all() as string[]) {
-    const r = queryHistory(store, { metric: 'execution_cpu_ms', entity, from, to, stepMs });
-    const cpuSeconds = r.points.reduce((n, p) => n + p.mean * p.count, 0) / 1000;
-    const runs = r.points.reduce((n, p) => n + p.count, 0);
-    if (runs === 0) continue;
+  for (const [key, list] of group(
+    rows(
+      store,
+      "s.metric = 'execution_cpu_ms' AND s.entity LIKE 'automation:%'",
+      [],
+      from,
+      to,
+      step,
+    ),
+  )) {
+    const cpuSeconds = list.reduce((n, r) => n + r.sum, 0) / 1000;
     automations.push({
-      automation: entity.slice('automation:'.length),
-      runs,
+      automation: nameOf(key),
+      runs: list.reduce((n, r) => n + r.count, 0),
       share: busyCpuSeconds > 0 ? Math.min(1, cpuSeconds / busyCpuSeconds) : 0,
       amount: Math.round(cpuSeconds * 1000) / 1000,
       unit: 'cpu_seconds',
     });
   }
-  automations.sort((a, b) => b.amount - a.amount);
-
+  const top = <T extends { amount: number }>(xs: T[]) =>
+    xs.sort((a, b) => b.amount - a.amount).slice(0, TOP);
   return {
     from,
     to,
     cores: machine.cores,
-    resolutionMs: stepMs,
+    resolutionMs: step,
     metrics,
     perCore: [],
     links: [],
-    processes: { cpu: cpuByName, memory: memByName, io: [] },
-    automations: automations.slice(0, TOP),
-    samples,
+    processes: { cpu: top(cpuShares), memory: top(memShares), io: [] },
+    automations: top(automations),
+    samples: cpu?.ts.length ?? 0,
   };
 }
