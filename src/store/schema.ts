@@ -96,6 +96,27 @@ export const MIGRATIONS: readonly string[] = [
     series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
   `,
+  `
+  -- Alert rules: the user's definition as JSON; ids are never reused (AUTOINCREMENT), so
+  -- notification dedupe keys built from them stay unique after a rule is deleted.
+  CREATE TABLE alert_rule (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  CREATE TABLE alert_state (
+    rule_id INTEGER PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+  -- Notifications; they outlive their rule as history.
+  CREATE TABLE alert_event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('firing', 'repeat', 'resolved')), severity TEXT NOT NULL,
+    value REAL, message TEXT NOT NULL, dedupe_key TEXT NOT NULL UNIQUE);
+  CREATE INDEX alert_event_by_rule ON alert_event (rule_id, id);
+  CREATE TABLE alert_delivery (
+    event_id INTEGER NOT NULL, channel TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, last_error TEXT,
+    updated_at INTEGER NOT NULL, PRIMARY KEY (event_id, channel)) WITHOUT ROWID;
+  CREATE INDEX alert_delivery_due ON alert_delivery (status, next_attempt_at);
+  `,
 ];
 
 export function migrate(db: Database.Database): void {

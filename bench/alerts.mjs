@@ -1,0 +1,170 @@
+// Alert evaluation cost per rule per tick, through the compiled engine (run `npm run build`
+// first) on a real SQLite file: 1,000 rules (system metrics, single automations and "any
+// automation" rules, every operator) evaluated once per simulated second. Three regimes:
+// quiet (nothing near its threshold), pending (every state written every tick) and firing
+// (every rule firing, reminders due every cooldown).
+//   npm run bench:alerts -- [--rules 1000] [--ticks 600]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { emptySnapshot } from '../dist/collect/collector.js';
+import { AlertEvaluator } from '../dist/alerts/evaluator.js';
+import { normalizeRule } from '../dist/alerts/rule.js';
+import { initialState, step } from '../dist/alerts/state.js';
+import { AlertStore } from '../dist/alerts/store.js';
+import { openDatabase } from '../dist/store/db.js';
+import { arg, machine, percentile } from './lib.mjs';
+
+const nRules = Number(arg('rules', '1000'));
+const ticks = Number(arg('ticks', '600'));
+const WARMUP = 60;
+const AUTOMATIONS = 50;
+const OPS = ['gt', 'gte', 'lt', 'lte', 'eq'];
+const SYSTEM = ['cpu', 'memory', 'load1', 'disk_busy_percent', 'swap_used_percent'];
+
+/** A machine at ~60 % CPU, 70 % memory, load 1.5: every system metric above has a value. */
+function snapshots() {
+  let n = 0;
+  return (ts) => {
+    n++;
+    const s = emptySnapshot(ts);
+    Object.assign(s.system, {
+      cpu_user: 60 * n,
+      cpu_nice: 0,
+      cpu_system: 0,
+      cpu_idle: 40 * n,
+      cpu_iowait: 0,
+      cpu_irq: 0,
+      cpu_softirq: 0,
+      cpu_steal: 0,
+      load1: 1.5,
+      mem_total_bytes: 8e9,
+      mem_available_bytes: 2.4e9,
+      swap_total_bytes: 1e9,
+      swap_free_bytes: 9e8,
+    });
+    s.disks = [
+      {
+        name: 'vda',
+        reads: n,
+        read_sectors: 8 * n,
+        read_ms: n,
+        writes: n,
+        write_sectors: 8 * n,
+        write_ms: n,
+        in_flight: 0,
+        io_ms: 100 * n,
+        weighted_ms: 100 * n,
+      },
+    ];
+    return s;
+  };
+}
+
+/** Rule i of the set; `hot` puts every threshold where the condition holds. */
+function ruleInput(i, regime) {
+  const op = OPS[i % OPS.length];
+  const below = op === 'lt' || op === 'lte';
+  const kind = i % 10 < 7 ? 'system' : i % 10 < 9 ? 'automation' : 'any';
+  // observed values: automation wall time 1000 ms; system metrics as in snapshots()
+  const observed = kind === 'system' ? null : 1000;
+  let threshold;
+  if (regime === 'quiet') threshold = below ? -1e9 : 1e9;
+  else if (op === 'eq') threshold = observed ?? 1.5;
+  else threshold = below ? 1e12 : -1;
+  const base = {
+    alert_name: `rule ${i}`,
+    threshold_value: threshold,
+    threshold_operator: op,
+    evaluation_period: regime === 'pending' ? 3600 : 30,
+    alert_cooldown: 60,
+    notification_channels: ['log', 'mcp'],
+  };
+  // eq needs a value known exactly: load1 is 1.5 in every snapshot
+  if (kind === 'system')
+    return { ...base, metric_type: op === 'eq' ? 'load1' : SYSTEM[i % SYSTEM.length] };
+  if (kind === 'any') return { ...base, metric_type: 'execution_time' };
+  return {
+    ...base,
+    metric_type: 'execution_time',
+    monitoring_scope: 'automation',
+    target_id: `job${i % AUTOMATIONS}`,
+  };
+}
+
+function measure(regime) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-alerts-'));
+  try {
+    const db = openDatabase(path.join(dir, 'kmpm.db'));
+    const store = new AlertStore(db);
+    for (let i = 0; i < nRules; i++) store.upsertRule(normalizeRule(ruleInput(i, regime)), 0);
+    const ev = new AlertEvaluator(store, { intervalMs: 1000 });
+    ev.start(0);
+    ev.observeRuns(
+      Array.from({ length: AUTOMATIONS }, (_, j) => ({
+        id: j + 1,
+        automation: `job${j}`,
+        ended_at: 0,
+        wall_ms: 1000,
+        cpu_ms: 100,
+        peak_rss_bytes: 1e6,
+        status: 'ok',
+      })),
+    );
+    const snap = snapshots();
+    let prev = snap(0);
+    const times = [];
+    let notifications = 0;
+    for (let t = 1; t <= WARMUP + ticks; t++) {
+      const cur = snap(t * 1000);
+      const start = process.hrtime.bigint();
+      const sent = ev.evaluate(prev, cur, t * 1000);
+      const us = Number(process.hrtime.bigint() - start) / 1000;
+      prev = cur;
+      if (t > WARMUP) {
+        times.push(us / nRules);
+        notifications += sent.length;
+      }
+    }
+    const states = {};
+    for (const e of ev.current()) states[e.state.status] = (states[e.state.status] ?? 0) + 1;
+    db.close();
+    times.sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    return {
+      mean,
+      p50: percentile(times, 0.5),
+      p99: percentile(times, 0.99),
+      states,
+      notifications,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pure state machine alone: one step per rule per tick, no storage. */
+function measureStep() {
+  const rules = Array.from({ length: nRules }, (_, i) => ({
+    ...normalizeRule(ruleInput(i, 'quiet')),
+    id: i + 1,
+  }));
+  let states = rules.map(() => initialState());
+  const start = process.hrtime.bigint();
+  const n = 2000;
+  for (let t = 0; t < n; t++) {
+    states = states.map((s, i) => step(rules[i], s, { ts: t * 1000, value: 50 }, t * 1000).state);
+  }
+  return Number(process.hrtime.bigint() - start) / 1000 / n / nRules;
+}
+
+console.log(`machine: ${machine()}`);
+console.log(`${nRules} rules, ${ticks} ticks after ${WARMUP} warm-up ticks, 1 s simulated apart\n`);
+console.log(`pure step() only: ${measureStep().toFixed(3)} µs/rule/tick`);
+for (const regime of ['quiet', 'pending', 'firing']) {
+  const r = measure(regime);
+  console.log(
+    `${regime.padEnd(8)} mean ${r.mean.toFixed(3)} µs/rule/tick, p50 ${r.p50.toFixed(3)}, ` +
+      `p99 ${r.p99.toFixed(3)}; states ${JSON.stringify(r.states)}; ${r.notifications} notifications`,
+  );
+}

@@ -1,0 +1,292 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { snap } from '../../test/helpers/snapshots.js';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { openDatabase } from '../store/db.js';
+import type { Snapshot } from '../types.js';
+import { AlertEngineError, AlertEvaluator } from './evaluator.js';
+import { normalizeRule, type AlertRuleInput } from './rule.js';
+import type { FinishedRun } from './runs.js';
+import { acknowledge } from './state.js';
+import { AlertStore } from './store.js';
+
+const S = 1000;
+
+/** Snapshots whose cpu_percent between two consecutive ones is exactly `busy`. */
+function machine() {
+  let user = 0;
+  let idle = 0;
+  return (t: number, busy: number, memUsedPercent = 50): Snapshot => {
+    user += busy;
+    idle += 100 - busy;
+    return snap(t * S, {
+      cpu_user: user,
+      cpu_nice: 0,
+      cpu_system: 0,
+      cpu_idle: idle,
+      cpu_iowait: 0,
+      cpu_irq: 0,
+      cpu_softirq: 0,
+      cpu_steal: 0,
+      mem_total_bytes: 1000,
+      mem_available_bytes: 1000 - 10 * memUsedPercent,
+    });
+  };
+}
+
+function setup(file = path.join(tempDir(), 'kmpm.db')) {
+  const db = openDatabase(file);
+  const store = new AlertStore(db);
+  const define = (over: Partial<AlertRuleInput>) =>
+    store.upsertRule(
+      normalizeRule({
+        alert_name: 'cpu',
+        metric_type: 'cpu',
+        threshold_value: 80,
+        evaluation_period: 30,
+        alert_cooldown: 60,
+        ...over,
+      }),
+      0,
+    ).rule;
+  const evaluator = (checkpointMs?: number) =>
+    new AlertEvaluator(store, {
+      intervalMs: 1000,
+      clock: () => 0,
+      ...(checkpointMs === undefined ? {} : { checkpointMs }),
+    });
+  return { db, store, define, evaluator, file };
+}
+
+/** Drives one evaluator second by second through a cpu profile; returns kinds per second. */
+function drive(ev: AlertEvaluator, from: number, to: number, busy: (t: number) => number) {
+  const m = machine();
+  let prev: Snapshot | null = null;
+  const out: string[] = [];
+  for (let t = from; t <= to; t++) {
+    const cur = m(t, busy(t));
+    for (const n of ev.evaluate(prev, cur, t * S)) out.push(`${t}:${n.kind}`);
+    prev = cur;
+  }
+  return out;
+}
+
+function run(id: number, automation: string, endedS: number, over: Partial<FinishedRun> = {}) {
+  return {
+    id,
+    automation,
+    ended_at: endedS * S,
+    wall_ms: 500,
+    cpu_ms: 100,
+    peak_rss_bytes: 1e6,
+    status: 'ok' as const,
+    ...over,
+  };
+}
+
+describe('AlertEvaluator on synthetic snapshots', () => {
+  it('fires a system CPU rule after the evaluation period and resolves it with hysteresis', () => {
+    const { store, define, evaluator } = setup();
+    const rule = define({ auto_resolution: true, notification_channels: ['log', 'mcp'] });
+    const ev = evaluator();
+    expect(ev.start(0)).toEqual([]);
+    // hot from 10 s to 100 s, then 78 % (inside the band) to 150 s, then 50 %
+    const kinds = drive(ev, 0, 300, (t) => (t < 10 ? 20 : t <= 100 ? 95 : t <= 150 ? 78 : 50));
+    expect(kinds).toEqual(['40:firing', '100:repeat', '160:repeat', '181:resolved']);
+    const events = store.events(rule.id).reverse();
+    expect(events.map((e) => [e.kind, e.value])).toEqual([
+      ['firing', 95],
+      ['repeat', 95],
+      ['repeat', 50],
+      ['resolved', 50],
+    ]);
+    expect(events[0]?.message).toBe('[medium] cpu: cpu_percent > 80 on system for 30 s (now 95)');
+    expect(store.deliveries.pending(Number.MAX_SAFE_INTEGER)).toHaveLength(8);
+    expect(store.getRule('cpu')?.state.status).toBe('resolved');
+  });
+
+  it('evaluates gauges from the first snapshot alone, rates only from a pair', () => {
+    const { define, evaluator } = setup();
+    define({ alert_name: 'mem', metric_type: 'memory', threshold_value: 90 });
+    define({ alert_name: 'cpu' });
+    const ev = evaluator();
+    ev.start(0);
+    ev.evaluate(null, machine()(0, 99, 95), 0);
+    expect(ev.current().map((e) => [e.rule.spec.alert_name, e.state.status])).toEqual([
+      ['mem', 'pending'],
+      ['cpu', 'inactive'],
+    ]);
+  });
+
+  it('alerts on one automation from its runs: the latest run speaks until the next', () => {
+    const { store, define, evaluator } = setup();
+    const rule = define({
+      alert_name: 'slow backup',
+      monitoring_scope: 'automation',
+      target_id: 'backup',
+      metric_type: 'execution_time',
+      threshold_value: 1000,
+    });
+    const ev = evaluator();
+    ev.start(0);
+    const fired: string[] = [];
+    for (let t = 0; t <= 120; t++) {
+      if (t === 5) ev.observeRuns([run(1, 'backup', 5, { wall_ms: 3000 }), run(2, 'other', 5)]);
+      if (t === 20) ev.observeRuns([run(3, 'backup', 20, { wall_ms: 200 })]);
+      if (t === 50) ev.observeRuns([run(4, 'backup', 50, { wall_ms: 2500 })]);
+      for (const n of ev.evaluateValues(t * S, null, t * S)) fired.push(`${t}:${n.kind}`);
+    }
+    expect(fired).toEqual(['80:firing']);
+    expect(store.events(rule.id)[0]?.message).toContain('on automation backup');
+  });
+
+  it('takes the worst automation for rules over all automations, per operator', () => {
+    const { define, evaluator } = setup();
+    const common = { metric_type: 'execution_time', evaluation_period: 30 } as const;
+    define({ ...common, alert_name: 'max', threshold_value: 2000 });
+    define({ ...common, alert_name: 'min', threshold_operator: 'lt', threshold_value: 200 });
+    define({ ...common, alert_name: 'eq', threshold_operator: 'eq', threshold_value: 1000 });
+    define({ ...common, alert_name: 'gte', threshold_operator: 'gte', threshold_value: 2500 });
+    define({ ...common, alert_name: 'lte', threshold_operator: 'lte', threshold_value: 100 });
+    define({ alert_name: 'errors', metric_type: 'error_rate', threshold_value: 0.3 });
+    define({
+      alert_name: 'idle',
+      metric_type: 'runs_per_minute',
+      threshold_operator: 'lt',
+      threshold_value: 0.1,
+    });
+    const ev = evaluator();
+    ev.start(0);
+    ev.evaluateValues(0, null, 0);
+    expect(ev.current().every((e) => e.state.lastValue === null)).toBe(true);
+    ev.observeRuns([
+      run(1, 'a', 1, { wall_ms: 2500 }),
+      run(2, 'b', 1, { wall_ms: 100 }),
+      run(3, 'c', 1, { wall_ms: 1001, status: 'failed' }),
+      run(4, 'c', 1, { wall_ms: 1001 }),
+    ]);
+    ev.evaluateValues(2 * S, null, 2 * S);
+    const last = Object.fromEntries(ev.current().map((e) => [e.rule.spec.alert_name, e.state]));
+    expect(last.max?.lastValue).toBe(2500);
+    expect(last.min?.lastValue).toBe(100);
+    expect(last.eq?.lastValue).toBe(1001);
+    expect([last.gte?.lastValue, last.lte?.lastValue]).toEqual([2500, 100]);
+    expect(last.errors?.lastValue).toBe(0.5);
+    expect(last.idle?.lastValue).toBeCloseTo(0.2, 12);
+    expect(Object.values(last).map((s) => s?.status)).toEqual([
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+      'inactive',
+    ]);
+  });
+
+  it('after a restart sends a repeat that fell due while down once, and never twice', () => {
+    const { db, define, evaluator, file } = setup();
+    const rule = define({});
+    const first = evaluator();
+    first.start(0);
+    expect(drive(first, 0, 40, () => 95)).toEqual(['31:firing']);
+    db.close();
+
+    // down for ten minutes; two restarts in a row
+    const again = setup(file);
+    expect(
+      again
+        .evaluator()
+        .start(640 * S)
+        .map((n) => n.dedupeKey),
+    ).toEqual([`${rule.id}:1:repeat:1`]);
+    expect(again.evaluator().start(641 * S)).toEqual([]);
+    const kinds = again.store.events(rule.id).map((e) => e.kind);
+    expect(kinds).toEqual(['repeat', 'firing']);
+  });
+
+  it('resumes a pending hold across a restart shorter than the max gap', () => {
+    const { db, define, evaluator, file } = setup();
+    define({});
+    const first = evaluator();
+    first.start(0);
+    const m = machine();
+    let prev = m(0, 95);
+    for (let t = 1; t <= 20; t++) first.evaluate(prev, (prev = m(t, 95)), t * S);
+    db.close();
+    const again = setup(file).evaluator();
+    again.start(25 * S);
+    // the restarted recorder has no previous snapshot for rates until its second tick
+    expect(again.evaluate(null, m(25, 95), 25 * S)).toEqual([]);
+    expect(again.evaluate(m(26, 95), m(27, 95), 27 * S)).toEqual([]);
+    expect(again.evaluate(m(30, 95), m(31, 95), 31 * S).map((n) => n.kind)).toEqual(['firing']);
+  });
+
+  it('sees an acknowledgement made through another connection and stops reminders', () => {
+    const { define, evaluator, file } = setup();
+    define({});
+    const ev = evaluator();
+    ev.start(0);
+    expect(drive(ev, 0, 40, () => 95)).toEqual(['31:firing']);
+    const other = new AlertStore(openDatabase(file));
+    other.updateState('cpu', 50 * S, (s) => acknowledge(s, 50 * S));
+    other.db.close();
+    const m = machine();
+    const later: string[] = [];
+    for (let t = 41; t <= 200; t++) {
+      for (const n of ev.evaluate(m(t - 1, 95), m(t, 95), t * S)) later.push(n.kind);
+    }
+    expect(later).toEqual([]);
+    expect(ev.current()[0]?.state).toMatchObject({ acknowledgedAt: 50 * S, lastTs: 200 * S });
+  });
+
+  it('a failed write leaves nothing half-done; the next tick stores the notification once', () => {
+    const { db, store, define, evaluator } = setup();
+    const rule = define({});
+    const ev = evaluator();
+    ev.start(0);
+    drive(ev, 0, 30, () => 95);
+    db.exec(`CREATE TEMP TRIGGER full BEFORE INSERT ON alert_event
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    const m = machine();
+    expect(() => ev.evaluate(m(30, 95), m(31, 95), 31 * S)).toThrow(AlertEngineError);
+    expect(ev.current()[0]?.state.status).toBe('pending');
+    db.exec('DROP TRIGGER full');
+    expect(ev.evaluate(m(31, 95), m(32, 95), 32 * S).map((n) => n.kind)).toEqual(['firing']);
+    expect(store.events(rule.id).map((e) => e.kind)).toEqual(['firing']);
+  });
+
+  it('writes every state at the checkpoint interval, only changes in between', () => {
+    const { store, define, evaluator } = setup();
+    define({});
+    const ev = evaluator(10_000);
+    ev.start(0);
+    drive(ev, 0, 5, () => 10);
+    expect(store.getRule('cpu')?.state.lastValue).toBe(null);
+    drive(ev, 6, 12, () => 10);
+    expect(store.getRule('cpu')?.state.lastValue).toBe(10);
+  });
+
+  it('reloads rules changed since the last tick and reports broken ones', () => {
+    const { db, define, evaluator } = setup();
+    define({});
+    const ev = evaluator();
+    ev.start(0);
+    ev.evaluateValues(0, null, 0);
+    define({ alert_name: 'mem', metric_type: 'memory' });
+    db.prepare("UPDATE alert_rule SET definition = '{}' WHERE name = 'cpu'").run();
+    ev.evaluateValues(1 * S, null, 1 * S);
+    expect(ev.current().map((e) => e.rule.spec.alert_name)).toEqual(['mem']);
+    expect(ev.broken.map((b) => b.name)).toEqual(['cpu']);
+  });
+
+  it('uses the system clock when none is injected', () => {
+    const { store, define } = setup();
+    define({});
+    const ev = new AlertEvaluator(store, { intervalMs: 1000 });
+    const before = Date.now();
+    expect(ev.start()).toEqual([]);
+    ev.evaluateValues(before, null);
+    expect(ev.current()[0]?.state.lastTs).toBe(before);
+  });
+});
