@@ -27,8 +27,9 @@ interface Row {
 }
 
 /**
- * Rows of the given series over [from, to], hour rows where the hourly rollup has passed and
- * minute rows after it (the two tiers never overlap, so nothing counts twice).
+ * Aggregates of the given series over [from, to], grouped in SQL (per series, or per series
+ * and step when `step` is set): hour rows where the hourly rollup has passed and minute rows
+ * after it, so the two tiers never overlap and nothing counts twice.
  */
 function rows(
   store: Store,
@@ -37,13 +38,17 @@ function rows(
   from: number,
   to: number,
   step: number,
+  perStep: boolean,
 ): Row[] {
   const hourUntil = Number(getMeta(store.db, ROLLUP_1H_UNTIL) ?? Number.NEGATIVE_INFINITY);
   const useHours = step >= HOUR && Number.isFinite(hourUntil);
+  const bucket = perStep ? `(r.ts / ${step}) * ${step}` : '0';
   const select = (table: string, tsCond: string) =>
-    `SELECT s.metric || char(0) || s.entity AS key, r.ts, r.count, r.sum, r.max
+    `SELECT s.metric || char(0) || s.entity AS key, ${bucket} AS ts, sum(r.count) AS count,
+       sum(r.sum) AS sum, max(r.max) AS max
      FROM ${table} r JOIN series s ON s.id = r.series_id
-     WHERE ${where} AND r.ts BETWEEN ? AND ? ${tsCond}`;
+     WHERE ${where} AND r.ts BETWEEN ? AND ? ${tsCond}
+     GROUP BY r.series_id${perStep ? `, ${bucket}` : ''}`;
   const minuteFrom = useHours ? Math.max(from, hourUntil) : from;
   const out = store.db.prepare(select('rollup_1m', '')).all(...params, minuteFrom, to) as Row[];
   if (useHours && from < hourUntil) {
@@ -56,15 +61,14 @@ function rows(
   return out;
 }
 
-/** Per-step means of each series, steps aligned to `step`. */
+/** Per-step means of one series. */
 function toSeries(list: Row[], step: number): Series {
   const buckets = new Map<number, { count: number; sum: number }>();
   for (const r of list) {
-    const t = Math.floor(r.ts / step) * step;
-    const b = buckets.get(t) ?? { count: 0, sum: 0 };
+    const b = buckets.get(r.ts) ?? { count: 0, sum: 0 };
     b.count += r.count;
     b.sum += r.sum;
-    buckets.set(t, b);
+    buckets.set(r.ts, b);
   }
   const ts = [...buckets.keys()].sort((a, b) => a - b);
   return {
@@ -116,6 +120,7 @@ export function loadRolledInput(
       from,
       to,
       step,
+      true,
     ),
   );
   const metrics: Record<string, Series> = {};
@@ -138,6 +143,7 @@ export function loadRolledInput(
       from,
       to,
       step,
+      false,
     ),
   );
   const cpuShares: ProcessShare[] = [];
@@ -166,6 +172,7 @@ export function loadRolledInput(
       from,
       to,
       step,
+      false,
     ),
   )) {
     const cpuSeconds = list.reduce((n, r) => n + r.sum, 0) / 1000;
