@@ -119,6 +119,11 @@ export class AlertStore {
       ),
       events: p('SELECT * FROM alert_event WHERE rule_id = ? ORDER BY id DESC LIMIT ?'),
       allEvents: p('SELECT * FROM alert_event ORDER BY id DESC LIMIT ?'),
+      between: p(
+        `SELECT e.*, r.name AS rule_name FROM alert_event e LEFT JOIN alert_rule r ON r.id = e.rule_id
+         WHERE e.ts >= ? AND e.ts <= ? AND (? IS NULL OR e.rule_id = ?)
+         ORDER BY e.ts DESC, e.id DESC LIMIT ?`,
+      ),
     };
   }
 
@@ -252,5 +257,20 @@ export class AlertStore {
     return (
       ruleId === null ? this.stmt.allEvents.all(limit) : this.stmt.events.all(ruleId, limit)
     ) as AlertEvent[];
+  }
+
+  /**
+   * Events made in [from, to], newest first, of one rule or of all; rule_name is null for
+   * events of rules deleted since.
+   */
+  eventsBetween(
+    from: number,
+    to: number,
+    ruleId: number | null,
+    limit = 100,
+  ): (AlertEvent & { rule_name: string | null })[] {
+    return this.stmt.between.all(from, to, ruleId, ruleId, limit) as (AlertEvent & {
+      rule_name: string | null;
+    })[];
   }
 }

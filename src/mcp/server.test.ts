@@ -17,9 +17,14 @@ describe('MCP server (in memory, real backend and store)', () => {
     h = await connectInMemory();
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
+      'km_acknowledge_performance_alert',
       'km_analyze_bottlenecks',
+      'km_delete_performance_alert',
+      'km_get_alert_history',
       'km_get_monitoring_session',
+      'km_list_performance_alerts',
       'km_monitor_performance',
+      'km_set_performance_alerts',
       'km_stop_monitoring_session',
     ]);
     for (const t of tools) {
@@ -33,6 +38,13 @@ describe('MCP server (in memory, real backend and store)', () => {
     const monitor = tools.find((t) => t.name === 'km_monitor_performance');
     expect(monitor?.inputSchema.required).toEqual(['monitoring_scope']);
     expect(monitor?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    const alerts = tools.find((t) => t.name === 'km_set_performance_alerts');
+    expect(alerts?.inputSchema.required).toEqual(['alert_name', 'metric_type', 'threshold_value']);
+    expect(alerts?.annotations).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: true,
+    });
   });
 
   it('monitors the system and reports stats, top processes and its own overhead', async () => {

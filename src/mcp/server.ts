@@ -6,6 +6,8 @@ import { EXPORTS_DIR } from '../config/paths.js';
 import { errorMessage } from '../errors.js';
 import type { Snapshot } from '../types.js';
 import type { ServerContext } from './context.js';
+import { registerSetAlertTool } from './tools/alerts.js';
+import { registerAlertManagementTools } from './tools/alerts-manage.js';
 import { registerBottlenecksTool, REPORTS_DIR } from './tools/bottlenecks.js';
 import { registerMonitorTool } from './tools/monitor.js';
 import { registerMonitorSessionTools } from './tools/monitor-session.js';
@@ -109,6 +111,8 @@ export function createMcpServer(ctx: ServerContext): McpServer {
   registerMonitorTool(server, ctx);
   registerMonitorSessionTools(server, ctx);
   registerBottlenecksTool(server, ctx);
+  registerSetAlertTool(server, ctx);
+  registerAlertManagementTools(server, ctx);
   auditToolCalls(server, ctx);
   cacheToolList(server);
 

@@ -1,0 +1,86 @@
+/** The shapes alert tools return: a rule with its live state, and stored events. */
+import { z } from 'zod';
+import { entityLabel } from '../../alerts/message.js';
+import type { AlertState } from '../../alerts/state.js';
+import type { AlertEvent, RuleWithState } from '../../alerts/store.js';
+
+export const iso = (ms: number | null): string | null =>
+  ms === null ? null : new Date(ms).toISOString();
+
+export const eventSchema = z.object({
+  id: z.number(),
+  alert_name: z.string().nullable(),
+  at: z.string(),
+  kind: z.enum(['firing', 'repeat', 'resolved']),
+  severity: z.string(),
+  value: z.number().nullable(),
+  message: z.string(),
+  dedupe_key: z.string(),
+});
+
+export const ruleViewSchema = z.object({
+  alert_name: z.string(),
+  definition: z
+    .object({ alert_name: z.string(), metric_type: z.string(), threshold_value: z.number() })
+    .loose(),
+  metric: z.string(),
+  watches: z.string(),
+  status: z.enum(['inactive', 'pending', 'firing', 'resolved']),
+  since: z.string().nullable(),
+  last_value: z.number().nullable(),
+  last_sample_at: z.string().nullable(),
+  acknowledged_at: z.string().nullable(),
+  episode: z.number(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  recent_events: z.array(eventSchema),
+});
+
+export type RuleView = z.infer<typeof ruleViewSchema>;
+export type EventView = z.infer<typeof eventSchema>;
+
+/** When the current status began: pending and firing from their data time, resolved from its end. */
+function since(s: AlertState): number | null {
+  switch (s.status) {
+    case 'pending':
+      return s.activeAt;
+    case 'firing':
+      return s.firedAt;
+    case 'resolved':
+      return s.resolvedAt;
+    case 'inactive':
+      return null;
+  }
+}
+
+export function eventView(e: AlertEvent, name: string | null): EventView {
+  return {
+    id: e.id,
+    alert_name: name,
+    at: iso(e.ts) as string,
+    kind: e.kind,
+    severity: e.severity,
+    value: e.value,
+    message: e.message,
+    dedupe_key: e.dedupe_key,
+  };
+}
+
+export function ruleView(r: RuleWithState, events: readonly AlertEvent[]): RuleView {
+  const { rule, state } = r;
+  return {
+    alert_name: rule.spec.alert_name,
+    definition: rule.spec,
+    metric: rule.metric,
+    watches: entityLabel(rule.entity),
+    status: state.status,
+    since: iso(since(state)),
+    last_value: state.lastValue,
+    last_sample_at: iso(state.lastTs),
+    acknowledged_at: iso(state.acknowledgedAt),
+    episode: state.episode,
+    created_at: iso(r.createdAt) as string,
+    updated_at: iso(r.updatedAt) as string,
+    recent_events: events.map((e) => eventView(e, rule.spec.alert_name)),
+  };
+}

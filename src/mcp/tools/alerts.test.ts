@@ -1,0 +1,193 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SystemValues } from '../../analyze/derive.js';
+import { AlertEvaluator } from '../../alerts/evaluator.js';
+import { AlertStore } from '../../alerts/store.js';
+import { connectInMemory, text, type Harness } from '../../../test/helpers/mcp.js';
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+type Structured = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function call(name: string, args: Record<string, unknown>) {
+  const r = await (h as Harness).client.callTool({ name, arguments: args });
+  return { r, s: r.structuredContent as Structured, text: text(r) };
+}
+
+const cpu = (v: number) => ({ cpu_percent: v }) as unknown as SystemValues;
+
+describe('alert tools (in memory, real store)', () => {
+  it('creates with defaults, then updates by name, audited', async () => {
+    h = await connectInMemory();
+    const a = await call('km_set_performance_alerts', {
+      alert_name: 'busy',
+      metric_type: 'cpu',
+      threshold_value: 80,
+    });
+    expect(a.r.isError).toBeFalsy();
+    expect(a.s.created).toBe(true);
+    expect(a.s.rule).toMatchObject({
+      alert_name: 'busy',
+      metric: 'cpu_percent',
+      watches: 'system',
+      status: 'inactive',
+      since: null,
+      last_value: null,
+      recent_events: [],
+    });
+    expect(a.s.rule.definition).toMatchObject({
+      threshold_operator: 'gt',
+      alert_severity: 'medium',
+      notification_channels: ['log'],
+      evaluation_period: 300,
+      alert_cooldown: 900,
+      auto_resolution: false,
+      target_id: null,
+    });
+    expect(a.s.notes.join(' ')).toMatch(/not recording samples/);
+    expect(a.text).toMatch(/^Created alert 'busy': cpu_percent gt 80 on system for 300 s/);
+
+    const b = await call('km_set_performance_alerts', {
+      alert_name: 'busy',
+      metric_type: 'execution_time',
+      threshold_value: 2000,
+      monitoring_scope: 'automation',
+      target_id: 'backup',
+      alert_severity: 'high',
+    });
+    expect(b.s.created).toBe(false);
+    expect(b.s.rule).toMatchObject({ metric: 'execution_time_ms', watches: 'automation backup' });
+    expect(new AlertStore(h.ctx.store.db).listRules().rules).toHaveLength(1);
+    const audit = h.ctx.store.audit.list({ limit: 1 })[0];
+    expect(audit).toMatchObject({ action: 'tool:km_set_performance_alerts', outcome: 'ok' });
+  });
+
+  it('reports unreachable desktop channels and refuses command channels', async () => {
+    h = await connectInMemory();
+    const saved = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent';
+    try {
+      const d = await call('km_set_performance_alerts', {
+        alert_name: 'desk',
+        metric_type: 'memory',
+        threshold_value: 90,
+        notification_channels: ['desktop', 'log'],
+      });
+      expect(d.r.isError).toBeFalsy();
+      expect(d.s.unavailable_channels).toEqual([
+        { channel: 'desktop', reason: expect.stringMatching(/not (installed|supported)/) },
+      ]);
+      expect(d.text).toMatch(/channel desktop:/);
+    } finally {
+      process.env['PATH'] = saved;
+    }
+    const c = await call('km_set_performance_alerts', {
+      alert_name: 'cmd',
+      metric_type: 'cpu',
+      threshold_value: 90,
+      notification_channels: ['command:cleanup'],
+    });
+    expect(c.r.isError).toBe(true);
+    expect(c.text).toMatch(/notification_channels: 'command:cleanup'.*registry does not exist/);
+    expect(new AlertStore(h.ctx.store.db).getRule('cmd')).toBeNull();
+  });
+
+  it('lists state, acknowledges, shows history and deletes', async () => {
+    h = await connectInMemory();
+    await call('km_set_performance_alerts', {
+      alert_name: 'hot',
+      metric_type: 'cpu',
+      threshold_value: 40,
+      evaluation_period: 30,
+      auto_resolution: true,
+    });
+    await call('km_set_performance_alerts', {
+      alert_name: 'cold',
+      metric_type: 'cpu',
+      threshold_value: 1,
+      threshold_operator: 'lt',
+    });
+    const ev = new AlertEvaluator(new AlertStore(h.ctx.store.db), { intervalMs: 1000 });
+    const t0 = Date.now() - 120_000;
+    ev.start(t0);
+    ev.evaluateValues(t0, cpu(90), t0);
+    let l = await call('km_list_performance_alerts', {});
+    expect(l.s.counts).toEqual({ inactive: 1, pending: 1, firing: 0, resolved: 0 });
+    const hot = () => l.s.rules.find((r: Structured) => r.alert_name === 'hot');
+    expect(hot()).toMatchObject({ status: 'pending', since: new Date(t0).toISOString() });
+
+    for (let t = t0 + 5000; t <= t0 + 30_000; t += 5000) ev.evaluateValues(t, cpu(95), t);
+    l = await call('km_list_performance_alerts', { alert_name: 'hot' });
+    expect(l.s.rules).toHaveLength(1);
+    expect(hot()).toMatchObject({ status: 'firing', last_value: 95 });
+    expect(hot().recent_events.map((e: Structured) => e.kind)).toEqual(['firing']);
+    expect(l.text).toMatch(/hot: firing since/);
+
+    const ack = await call('km_acknowledge_performance_alert', { alert_name: 'hot' });
+    expect(ack.s).toMatchObject({ acknowledged: true, status: 'firing' });
+    const again = await call('km_acknowledge_performance_alert', { alert_name: 'hot' });
+    expect(again.s.note).toMatch(/already acknowledged/);
+    const idle = await call('km_acknowledge_performance_alert', { alert_name: 'cold' });
+    expect(idle.s).toMatchObject({
+      acknowledged: false,
+      note: 'not firing (inactive); nothing to acknowledge',
+    });
+
+    for (let t = t0 + 35_000; t <= t0 + 100_000; t += 5000) ev.evaluateValues(t, cpu(10), t);
+    l = await call('km_list_performance_alerts', { alert_name: 'hot', recent_events: 0 });
+    expect(hot()).toMatchObject({ status: 'resolved', recent_events: [] });
+
+    const hist = await call('km_get_alert_history', { time_range: 'last_hour' });
+    expect(hist.s.events.map((e: Structured) => e.kind)).toEqual(['resolved', 'firing']);
+    expect(hist.s.events[0]).toMatchObject({
+      alert_name: 'hot',
+      deliveries: [{ channel: 'log', status: 'pending', attempts: 0, last_error: null }],
+    });
+    expect(hist.text).toMatch(/resolved: \[medium\] hot/);
+    const one = await call('km_get_alert_history', { alert_name: 'hot', limit: 1 });
+    expect(one.s).toMatchObject({ truncated: true });
+    expect(one.s.events).toHaveLength(1);
+    const none = await call('km_get_alert_history', { alert_name: 'cold' });
+    expect(none.text).toBe('No alert notifications in the last day.');
+
+    const del = await call('km_delete_performance_alert', { alert_name: 'hot' });
+    expect(del.s).toEqual({ alert_name: 'hot', deleted: true });
+    const kept = await call('km_get_alert_history', {});
+    expect(kept.s.events.map((e: Structured) => e.alert_name)).toEqual([null, null]);
+    for (const [tool, args] of [
+      ['km_delete_performance_alert', { alert_name: 'hot' }],
+      ['km_acknowledge_performance_alert', { alert_name: 'hot' }],
+      ['km_list_performance_alerts', { alert_name: 'hot' }],
+      ['km_get_alert_history', { alert_name: 'hot' }],
+    ] as const) {
+      const r = await call(tool, args);
+      expect(r.r.isError, tool).toBe(true);
+      expect(r.text).toMatch(/alert_name: no alert rule named 'hot'; known rules: cold/);
+    }
+    await call('km_delete_performance_alert', { alert_name: 'cold' });
+    const empty = await call('km_list_performance_alerts', {});
+    expect(empty.text).toBe('No alert rules are defined.');
+    const missing = await call('km_delete_performance_alert', { alert_name: 'cold' });
+    expect(missing.text).toMatch(/no rules are defined/);
+  });
+
+  it('lists rules this version cannot load without failing', async () => {
+    h = await connectInMemory();
+    await call('km_set_performance_alerts', {
+      alert_name: 'x',
+      metric_type: 'cpu',
+      threshold_value: 1,
+    });
+    h.ctx.store.db.prepare("UPDATE alert_rule SET definition = '{' WHERE name = 'x'").run();
+    const l = await call('km_list_performance_alerts', {});
+    expect(l.s.rules).toEqual([]);
+    expect(l.s.unloadable[0]).toMatchObject({
+      name: 'x',
+      error: expect.stringMatching(/cannot be loaded/),
+    });
+    expect(l.text).toMatch(/x: cannot be loaded/);
+  });
+});
