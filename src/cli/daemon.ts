@@ -38,7 +38,7 @@ export function registerDaemon(program: Command, io: Io = processIo): void {
       rt.logger.info({ dataDir: rt.dataDir, intervalMs }, 'recording');
       const signal = await untilStopped(io);
       rt.logger.info({ signal }, 'stopping');
-      recording.stop();
+      await recording.stop();
       rt.store.close();
     });
 }

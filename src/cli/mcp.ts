@@ -1,5 +1,6 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Command } from 'commander';
+import { mcpSender } from '../alerts/channels/mcp-sender.js';
 import { createMcpServer } from '../mcp/server.js';
 import { MonitorSessions } from '../mcp/sessions.js';
 import { LockHeldError } from '../store/lock.js';
@@ -39,16 +40,6 @@ export function registerMcp(program: Command, io: Io = processIo): void {
       const rt = openRuntime(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);
       const { backend, machine } = openBackend();
       let recording: Recording | null = null;
-      if (opts.record) {
-        try {
-          recording = startRecording(rt, backend, { intervalMs });
-        } catch (err) {
-          if (!(err instanceof LockHeldError)) throw err;
-          rt.logger.info(
-            `a recorder (pid ${err.owner.pid}) already records here; serving its data`,
-          );
-        }
-      }
       rt.store.sessions.markOrphans(isAlive, Date.now());
       const sessions = new MonitorSessions({
         backend,
@@ -68,6 +59,20 @@ export function registerMcp(program: Command, io: Io = processIo): void {
         recording: () => recording !== null,
         sessions,
       });
+      if (opts.record) {
+        try {
+          // The server exists first so that alerts can notify its client (channel 'mcp').
+          recording = startRecording(rt, backend, {
+            intervalMs,
+            senders: { mcp: mcpSender(server) },
+          });
+        } catch (err) {
+          if (!(err instanceof LockHeldError)) throw err;
+          rt.logger.info(
+            `a recorder (pid ${err.owner.pid}) already records here; serving its data`,
+          );
+        }
+      }
       const stdin = io.stdin ?? process.stdin;
       const transport = new StdioServerTransport(stdin, io.stdout ?? process.stdout);
       await server.connect(transport);
@@ -80,7 +85,7 @@ export function registerMcp(program: Command, io: Io = processIo): void {
         stdin.on('close', stop);
       });
       sessions.stopAll();
-      recording?.stop();
+      await recording?.stop();
       await server.close();
       rt.store.close();
     });

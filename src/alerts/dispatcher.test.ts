@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { webhookServer, type WebhookServer } from '../../test/helpers/webhook.js';
+import { silentLogger } from '../log.js';
+import { openDatabase } from '../store/db.js';
+import { logSender, webhookSender } from './channels/senders.js';
+import { backoffMs } from './deliveries.js';
+import { channelKind, DeliveryDispatcher, type Senders } from './dispatcher.js';
+import { normalizeRule } from './rule.js';
+import { AlertStore } from './store.js';
+
+let hook: WebhookServer | null = null;
+afterEach(async () => {
+  await hook?.close();
+  hook = null;
+});
+
+/** A store with one firing event queued for `channels`. */
+function withEvent(channels: string[]) {
+  const store = new AlertStore(openDatabase(path.join(tempDir(), 'kmpm.db')));
+  const { rule } = store.upsertRule(
+    normalizeRule({
+      alert_name: 'hot',
+      metric_type: 'cpu',
+      threshold_value: 40,
+      alert_severity: 'high',
+      notification_channels: channels,
+    }),
+    0,
+  );
+  const n = {
+    kind: 'firing' as const,
+    ruleId: rule.id,
+    episode: 1,
+    seq: 0,
+    dedupeKey: `${rule.id}:1:firing:0`,
+    at: 1000,
+    ts: 900,
+    value: 97,
+    severity: 'high' as const,
+  };
+  store.save([], [{ notification: n, message: '[high] hot: cpu_percent > 40', channels }], 1000);
+  return store;
+}
+
+function dispatcher(store: AlertStore, senders: Senders, now = { t: 1000 }) {
+  return new DeliveryDispatcher(store.deliveries, senders, {
+    logger: silentLogger(),
+    clock: () => now.t,
+  });
+}
+
+describe('DeliveryDispatcher', () => {
+  it('splits channel kinds', () => {
+    expect(channelKind('webhook:http://x/')).toBe('webhook');
+    expect(channelKind('log')).toBe('log');
+  });
+
+  it('logs events at their severity and POSTs them to webhooks, once', async () => {
+    hook = await webhookServer();
+    const store = withEvent(['log', `webhook:${hook.url}`]);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          cb();
+        },
+      }),
+    );
+    const d = dispatcher(store, { log: logSender(logger), webhook: webhookSender(2000) });
+    const first = d.kick();
+    expect(d.kick()).toBe(first); // a second kick joins the running pass
+    await first;
+    await d.kick();
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received[0]).toMatchObject({
+      source: 'km-performance-monitor',
+      kind: 'firing',
+      severity: 'high',
+      value: 97,
+      message: '[high] hot: cpu_percent > 40',
+      dedupe_key: '1:1:firing:0',
+    });
+    expect((hook.received[0]?.['_headers'] as Record<string, string>)['idempotency-key']).toBe(
+      '1:1:firing:0',
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 50, msg: '[high] hot: cpu_percent > 40' });
+    expect(store.deliveries.of(1).map((x) => [x.channel.split(':')[0], x.status])).toEqual([
+      ['log', 'sent'],
+      ['webhook', 'sent'],
+    ]);
+  });
+
+  it('retries a failing webhook after the backoff, and a dead one times out', async () => {
+    hook = await webhookServer();
+    hook.respond = 500;
+    const store = withEvent([`webhook:${hook.url}`]);
+    const now = { t: 1000 };
+    const d = dispatcher(store, { webhook: webhookSender(300) }, now);
+    await d.kick();
+    expect(store.deliveries.of(1)[0]).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_error: 'webhook answered HTTP 500',
+    });
+    await d.kick(); // not due yet
+    expect(hook.received).toHaveLength(1);
+
+    hook.respond = 'hang';
+    now.t += backoffMs(1);
+    const started = Date.now();
+    await d.kick();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(store.deliveries.of(1)[0]).toMatchObject({ status: 'pending', attempts: 2 });
+    expect(store.deliveries.of(1)[0]?.last_error).toMatch(/abort|timeout/i);
+
+    hook.respond = 200;
+    now.t += backoffMs(2);
+    await d.kick();
+    expect(store.deliveries.of(1)[0]).toMatchObject({ status: 'sent', attempts: 3 });
+    expect(hook.received).toHaveLength(3);
+  });
+
+  it('records channels this process cannot deliver as failed attempts', async () => {
+    const store = withEvent(['mcp']);
+    await dispatcher(store, {}).kick();
+    expect(store.deliveries.of(1)[0]).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_error: "channel 'mcp' cannot be delivered by this process",
+    });
+  });
+});
