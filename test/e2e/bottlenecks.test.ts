@@ -129,7 +129,7 @@ describe('km_analyze_bottlenecks on a real machine under load', () => {
           expect(topCommand(byId('memory.concentration'))).toBe('kmpm-mem-hog');
           expect(
             byId('memory.concentration').attribution.processes[0].amount,
-          ).toBeGreaterThanOrEqual(2 * 2 ** 30);
+          ).toBeGreaterThanOrEqual(0.95 * 2 ** 30); // the 1 GiB hog, resident
 
           if (hasStressNg) {
             const io = s.findings.filter(
