@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { writeDataFile } from '../config/files.js';
 import { EXPORTS_DIR } from '../config/paths.js';
 import type { MonitorOutcome } from './monitor.js';
 import { entityOf, renderDashboard, samplesToCsv } from './render.js';
@@ -25,18 +23,10 @@ export function finishMonitor(
   const { result, points } = outcome;
   const exp: ExportInfo = { format };
   if (format === 'csv') {
-    const dir = path.join(dataDir, EXPORTS_DIR);
-    fs.mkdirSync(dir, { recursive: true });
-    const stamp = new Date(now)
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    const name = `monitor-${stamp}-${randomBytes(3).toString('hex')}.csv`;
-    const file = path.join(dir, name);
     const csv = samplesToCsv(points, entityOf(result.target));
-    fs.writeFileSync(file, csv);
-    exp.path = file;
-    exp.uri = `kmpm://exports/${name}`;
+    const file = writeDataFile(dataDir, EXPORTS_DIR, 'monitor', 'csv', csv, now);
+    exp.path = file.path;
+    exp.uri = file.uri;
     exp.rows = csv.split('\n').length - 2;
   }
   const structured = { ...result, export: exp };

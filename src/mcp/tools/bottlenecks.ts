@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -7,6 +5,7 @@ import { analyzeBottlenecks, type AnalysisScope } from '../../analyze/bottleneck
 import { renderReport } from '../../analyze/bottlenecks/report.js';
 import type { BottleneckType } from '../../analyze/bottlenecks/system.js';
 import type { Severity } from '../../analyze/bottlenecks/types.js';
+import { writeDataFile } from '../../config/files.js';
 import { InputError } from '../../errors.js';
 import { parseIsoTime } from '../../time.js';
 import type { ServerContext } from '../context.js';
@@ -197,15 +196,15 @@ export function registerBottlenecksTool(server: McpServer, ctx: ServerContext): 
       });
       let report: { path: string; uri: string } | null = null;
       if (p.generate_report) {
-        const dir = path.join(ctx.dataDir, REPORTS_DIR);
-        fs.mkdirSync(dir, { recursive: true });
-        const stamp = new Date(now)
-          .toISOString()
-          .replace(/[-:]/g, '')
-          .replace(/\.\d+Z$/, 'Z');
-        const name = `bottlenecks-${stamp}-${randomBytes(3).toString('hex')}.md`;
-        fs.writeFileSync(path.join(dir, name), renderReport(result));
-        report = { path: path.join(dir, name), uri: `kmpm://reports/${name}` };
+        const file = writeDataFile(
+          ctx.dataDir,
+          REPORTS_DIR,
+          'bottlenecks',
+          'md',
+          renderReport(result),
+          now,
+        );
+        report = { path: file.path, uri: file.uri };
       }
       const top = result.findings.slice(0, 3).map((f) => `${f.severity}: ${f.title}`);
       const text = [
