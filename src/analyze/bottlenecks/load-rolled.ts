@@ -41,7 +41,8 @@ function rows(
   perStep: boolean,
 ): Row[] {
   const hourUntil = Number(getMeta(store.db, ROLLUP_1H_UNTIL) ?? Number.NEGATIVE_INFINITY);
-  const useHours = step >= HOUR && Number.isFinite(hourUntil);
+  // Totals (perStep false) are the same from either tier, so they take the fewest rows.
+  const useHours = (step >= HOUR || !perStep) && Number.isFinite(hourUntil);
   const bucket = perStep ? `(r.ts / ${step}) * ${step}` : '0';
   const select = (table: string, tsCond: string) =>
     `SELECT s.metric || char(0) || s.entity AS key, ${bucket} AS ts, sum(r.count) AS count,
