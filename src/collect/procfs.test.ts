@@ -114,6 +114,27 @@ describe('ProcFs kept fds', () => {
     expect(fresh.readKeptRecord('big')).toBe(big.length);
     expect(fresh.buffer.toString('latin1', 0, big.length)).toBe(big);
     expect(fresh.readKept('big')).toBe(big);
+    expect(new ProcFs(root).readKeptWhole('big')).toBe(big);
+  });
+
+  it('reads a file generated whole in one read, and keeps its fd', () => {
+    writeFileSync(join(root, 'w'), 'whole\n');
+    const procfs = new ProcFs(root);
+    expect(procfs.readKeptWhole('w')).toBe('whole\n');
+    writeFileSync(join(root, 'w'), 'again\n');
+    expect(procfs.readKeptWhole('w')).toBe('again\n');
+    expect(procfs.keptCount).toBe(1);
+    expect(procfs.readKeptWhole('missing')).toBeNull();
+  });
+
+  it('gets all of a file the live kernel generates whole from one read', () => {
+    // Values change between reads; the lines (by their first word) must all be there.
+    const keys = (text: string | null) => text?.split('\n').map((line) => line.split(/[\s:]/)[0]);
+    const procfs = new ProcFs('/proc');
+    for (const rel of ['stat', 'meminfo', 'loadavg', 'net/snmp']) {
+      expect(keys(procfs.readKeptWhole(rel))).toEqual(keys(procfs.read(rel)));
+    }
+    procfs.close();
   });
 
   it('falls back to open/read/close above the cap', () => {

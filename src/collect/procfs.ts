@@ -79,6 +79,17 @@ export class ProcFs {
   }
 
   /**
+   * Like readKept, for files the kernel generates whole on every read, those it serves
+   * with single_open (stat, meminfo, loadavg, pressure/*, net/snmp, unlike the line-by-line
+   * diskstats, net/dev and vmstat): a read shorter than the buffer is the end of the file,
+   * so the usual extra read that returns 0 bytes is skipped.
+   */
+  readKeptWhole(rel: string): string | null {
+    const len = this.readBytes(rel, false, true);
+    return len === null ? null : this.buf.toString('latin1', 0, len);
+  }
+
+  /**
    * Hot path for single-record files (/proc/PID/stat, /proc/PID/io): one kept-fd read into
    * `buffer`, returning the byte count. The kernel generates such a file whole, so a read
    * shorter than the buffer is the end of it and the usual extra read that returns 0 bytes
@@ -127,7 +138,9 @@ export class ProcFs {
   /** The numeric entries of the root (live PIDs), in the order the kernel lists them. */
   listPids(): number[] {
     const pids: number[] = [];
-    for (const name of readdirSync(this.root)) {
+    const names = readdirSync(this.root);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const first = name.charCodeAt(0);
       if (first >= 0x30 && first <= 0x39) pids.push(Number(name));
     }
@@ -140,25 +153,37 @@ export class ProcFs {
     return this.guard(rel, () => statSync(this.path(rel)).uid);
   }
 
+  // No closures here (see guard): this runs for every process on every tick.
   private readBytes(rel: string, untilEof: boolean, keep: boolean): number | null {
     const keptFd = this.kept.get(rel);
     if (keptFd !== undefined) {
-      const len = this.guard(rel, () => this.fill(keptFd, untilEof));
-      if (len !== null) return len;
+      try {
+        return this.fill(keptFd, untilEof);
+      } catch (err) {
+        this.unlessGone(rel, err);
+      }
       // The process behind the fd exited (ESRCH). Open the path afresh below: it is gone
       // (ENOENT) or now belongs to a new process that reused the PID.
       this.release(rel);
     }
-    const fd = this.guard(rel, () => openSync(this.path(rel), constants.O_RDONLY));
-    if (fd === null) return null;
-    const canKeep = keep && this.kept.size < this.maxKeptFds;
+    let fd: number;
     try {
-      const len = this.guard(rel, () => this.fill(fd, untilEof));
-      if (len !== null && canKeep) this.kept.set(rel, fd);
-      return len;
-    } finally {
-      if (!this.kept.has(rel)) closeSync(fd);
+      fd = openSync(this.path(rel), constants.O_RDONLY);
+    } catch (err) {
+      this.unlessGone(rel, err);
+      return null;
     }
+    const canKeep = keep && this.kept.size < this.maxKeptFds;
+    let len: number | null = null;
+    try {
+      len = this.fill(fd, untilEof);
+    } catch (err) {
+      this.unlessGone(rel, err);
+    } finally {
+      if (len !== null && canKeep) this.kept.set(rel, fd);
+      else closeSync(fd);
+    }
+    return len;
   }
 
   /** Reads from position 0 into the buffer, growing it when the content fills it. */
@@ -183,8 +208,14 @@ export class ProcFs {
     try {
       return read();
     } catch (err) {
-      if (isGoneError(err)) return null;
-      throw new ProcFsError(`cannot read ${this.path(rel)}`, this.path(rel), { cause: err });
+      this.unlessGone(rel, err);
+      return null;
     }
+  }
+
+  /** Returns when err means the file is gone or not ours (see isGoneError); throws otherwise. */
+  private unlessGone(rel: string, err: unknown): void {
+    if (isGoneError(err)) return;
+    throw new ProcFsError(`cannot read ${this.path(rel)}`, this.path(rel), { cause: err });
   }
 }

@@ -10,7 +10,7 @@ export class LoadavgCollector implements Collector {
   private readonly source: KeptSource;
 
   constructor(procfs: ProcFs) {
-    this.source = new KeptSource(procfs, 'loadavg');
+    this.source = new KeptSource(procfs, 'loadavg', true);
   }
 
   collect(snapshot: Snapshot): void {

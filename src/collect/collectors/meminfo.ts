@@ -10,7 +10,7 @@ export class MeminfoCollector implements Collector {
   private readonly source: KeptSource;
 
   constructor(procfs: ProcFs) {
-    this.source = new KeptSource(procfs, 'meminfo');
+    this.source = new KeptSource(procfs, 'meminfo', true);
   }
 
   collect(snapshot: Snapshot): void {

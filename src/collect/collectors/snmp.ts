@@ -10,7 +10,7 @@ export class SnmpCollector implements Collector {
   private readonly source: KeptSource;
 
   constructor(procfs: ProcFs) {
-    this.source = new KeptSource(procfs, 'net/snmp');
+    this.source = new KeptSource(procfs, 'net/snmp', true);
   }
 
   collect(snapshot: Snapshot): void {

@@ -10,21 +10,23 @@ export class SourceUnavailableError extends Error {
 
 /**
  * One system-wide /proc file read through a kept fd, re-read at position 0 each tick.
- * Collectors hold one per file and release it on close.
+ * Collectors hold one per file and release it on close. `whole`: the kernel generates the
+ * file whole on each read (see ProcFs.readKeptWhole), which saves a read per tick.
  */
 export class KeptSource {
   constructor(
     private readonly procfs: ProcFs,
     readonly rel: string,
+    private readonly whole = false,
   ) {}
 
   /** Content, or null when the file does not exist here (e.g. no PSI on this kernel). */
   readOptional(): string | null {
-    return this.procfs.readKept(this.rel);
+    return this.whole ? this.procfs.readKeptWhole(this.rel) : this.procfs.readKept(this.rel);
   }
 
   read(): string {
-    const text = this.procfs.readKept(this.rel);
+    const text = this.readOptional();
     if (text === null) throw new SourceUnavailableError(this.procfs.path(this.rel));
     return text;
   }

@@ -10,7 +10,7 @@ export class StatCollector implements Collector {
   private readonly source: KeptSource;
 
   constructor(procfs: ProcFs) {
-    this.source = new KeptSource(procfs, 'stat');
+    this.source = new KeptSource(procfs, 'stat', true);
   }
 
   collect(snapshot: Snapshot): void {
