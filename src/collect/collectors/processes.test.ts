@@ -197,6 +197,33 @@ describe('processes collector between ticks', () => {
     expect(h.processes.trackedCount).toBe(9);
   });
 
+  it('reports an unchanged process with the same record and a changed one with a new record', () => {
+    const h = harness(copyOf('host'), { ioEvery: 2 });
+    const first = h.next();
+    const second = h.next();
+    expect(find(second, 4405)).toBe(find(first, 4405));
+    edit('4405/stat', (t) => t.replace(' 2990080 410 ', ' 2990080 411 '));
+    const third = h.next(); // an io tick: io read again, unchanged
+    expect(find(third, 4405)).not.toBe(find(second, 4405));
+    expect(find(third, 4405)).toMatchObject({ rss_pages: 411 });
+    expect(find(second, 4405)).toMatchObject({ rss_pages: 410 }); // never mutated
+    expect(find(third, 4404)).toBe(find(first, 4404));
+    edit('4404/io', (t) => t.replace('write_bytes: 12288', 'write_bytes: 16384'));
+    expect(find(h.next(), 4404)).toBe(find(first, 4404)); // io carried between io ticks
+    expect(find(h.next(), 4404)).toMatchObject({ read_bytes: 888832, write_bytes: 16384 });
+  });
+
+  it('follows a kernel thread that renames itself without re-reading cmdline', () => {
+    const h = harness(copyOf('host'));
+    const before = find(h.next(), 12);
+    expect(before).toMatchObject({ comm: 'kworker/u8:0-events_unbound', cmdline: '' });
+    // A kernel thread cannot exec, so there is nothing to re-read: without its cmdline file
+    // a user process would be dropped here (see below).
+    edit('12/stat', (t) => t.replace('-events_unbound)', '-writeback)'));
+    unlinkSync(`${root}/12/cmdline`);
+    expect(find(h.next(), 12)).toEqual({ ...before, comm: 'kworker/u8:0-writeback' });
+  });
+
   it('re-reads cmdline when exec changes comm', () => {
     const h = harness(copyOf('host'));
     h.next();

@@ -1,12 +1,13 @@
 import type { ProcessCounters, Snapshot } from '../../types.js';
 import type { CollectContext, Collector } from '../collector.js';
 import {
+  newPidStatScan,
   parseCmdline,
-  parsePidIo,
-  parsePidStat,
-  toProcessCounters,
+  parsePidIoBytes,
+  PF_KTHREAD,
+  scanPidStat,
   type PidIo,
-  type PidStat,
+  type PidStatScan,
 } from '../parse/process.js';
 import type { ProcFs } from '../procfs.js';
 
@@ -24,10 +25,14 @@ interface Tracked {
   statRel: string;
   ioRel: string;
   comm: string;
+  /** comm as the kernel wrote it: compared each tick, decoded only when it changed. */
+  commBytes: Buffer;
   cmdline: string;
   uid: number;
   /** Last io read; carried forward between io ticks, null when unreadable. */
   io: PidIo | null;
+  /** The record last reported; reported again, not rebuilt, while nothing in it changed. */
+  last: ProcessCounters | null;
   /** The pass that last saw it; a listing pass forgets entries it did not see. */
   seenPass: number;
 }
@@ -42,6 +47,10 @@ interface Tracked {
  * are read once per process (again when exec changes its comm); io every `ioEvery` ticks.
  * The stat collector must run first: it provides `snapshot.system.forks`.
  *
+ * Steady state allocates next to nothing per process: stat is scanned in place, comm is
+ * decoded only when its bytes change, and a process whose counters did not change is
+ * reported with the same (never mutated) record as on the previous tick.
+ *
  * A process is (pid, start_ticks): when a PID's stat shows another start time, the PID was
  * reused and the new process is treated as new. Processes that exit while being read are
  * dropped without an error.
@@ -53,6 +62,7 @@ export class ProcessesCollector implements Collector {
   private forksAtListing: number | null = null;
   private pass = 0;
   private listingCount = 0;
+  private readonly scan = newPidStatScan();
 
   constructor(
     private readonly procfs: ProcFs,
@@ -84,13 +94,15 @@ export class ProcessesCollector implements Collector {
       const pids = this.procfs.listPids();
       this.listingCount++;
       this.forksAtListing = forks;
-      for (const pid of pids) this.visit(pid, pass, readIo, out);
-      for (const entry of this.tracked.values()) {
+      for (let i = 0; i < pids.length; i++) this.visit(pids[i]!, pass, readIo, out);
+      this.tracked.forEach((entry) => {
         if (entry.seenPass !== pass) this.forget(entry);
-      }
+      });
     } else {
       // Deleting the current key while iterating a Map is safe; visit never adds keys here.
-      for (const pid of this.tracked.keys()) this.visit(pid, pass, readIo, out);
+      // (forEach and indexed loops: at 1 Hz this code runs unoptimized, where every step
+      // of a for-of loop allocates an iterator result.)
+      this.tracked.forEach((_entry, pid) => this.visit(pid, pass, readIo, out));
     }
     snapshot.processes = out;
   }
@@ -103,17 +115,19 @@ export class ProcessesCollector implements Collector {
     let entry = this.tracked.get(pid);
     const statRel = entry?.statRel ?? `${pid}/stat`;
     const len = this.procfs.readKeptRecord(statRel);
-    const stat = len === null ? null : parsePidStat(this.procfs.buffer, len);
-    if (stat === null) {
+    const buf = this.procfs.buffer;
+    const stat = this.scan;
+    if (len === null || !scanPidStat(buf, len, stat)) {
       if (entry !== undefined) this.forget(entry);
       else this.procfs.release(statRel);
       return;
     }
+    // Reading cmdline, owner or io below reuses the buffer: comm is copied out first.
     let fresh = false;
     if (entry === undefined || entry.startTicks !== stat.startTicks) {
       // A different start time on the same PID is a new process (PID reuse).
       if (entry !== undefined) this.procfs.release(entry.ioRel);
-      const admitted = this.admit(stat, statRel);
+      const admitted = this.admit(stat, buf, statRel);
       if (admitted === null) {
         if (entry !== undefined) this.tracked.delete(pid);
         this.procfs.release(statRel);
@@ -122,29 +136,66 @@ export class ProcessesCollector implements Collector {
       entry = admitted;
       this.tracked.set(pid, entry);
       fresh = true;
-    } else if (entry.comm !== stat.comm && !this.reidentify(entry, stat.comm)) {
-      this.forget(entry);
-      return;
+    } else if (!sameBytes(buf, stat.commStart, stat.commEnd, entry.commBytes)) {
+      if (!this.reidentify(entry, stat, buf)) {
+        this.forget(entry);
+        return;
+      }
     }
     entry.seenPass = pass;
     if (readIo || fresh) this.readIo(entry);
-    out.push(toProcessCounters(stat, entry, entry.io));
+    const last = entry.last;
+    if (
+      last !== null &&
+      last.ppid === stat.ppid &&
+      last.utime === stat.utime &&
+      last.stime === stat.stime &&
+      last.rss_pages === stat.rssPages &&
+      last.threads === stat.threads &&
+      last.state.charCodeAt(0) === stat.stateCode
+    ) {
+      out.push(last);
+      return;
+    }
+    const counters: ProcessCounters = {
+      pid: stat.pid,
+      start_ticks: stat.startTicks,
+      ppid: stat.ppid,
+      uid: entry.uid,
+      comm: entry.comm,
+      cmdline: entry.cmdline,
+      // One-character strings come from V8's single-character cache: no allocation.
+      state: String.fromCharCode(stat.stateCode),
+      utime: stat.utime,
+      stime: stat.stime,
+      rss_pages: stat.rssPages,
+      threads: stat.threads,
+      read_bytes: entry.io?.read_bytes ?? null,
+      write_bytes: entry.io?.write_bytes ?? null,
+    };
+    entry.last = counters;
+    out.push(counters);
   }
 
   /** First sight of a process: owner and cmdline. Null when it exited meanwhile. */
-  private admit(stat: PidStat, statRel: string): Tracked | null {
-    const uid = this.procfs.ownerUid(stat.pid);
-    const cmdline = this.readCmdline(stat.pid);
+  private admit(stat: PidStatScan, buf: Buffer, statRel: string): Tracked | null {
+    const pid = stat.pid;
+    const startTicks = stat.startTicks;
+    const commBytes = Buffer.from(buf.subarray(stat.commStart, stat.commEnd));
+    const uid = this.procfs.ownerUid(pid);
+    const cmdline = this.readCmdline(pid);
     if (uid === null || cmdline === null) return null;
     return {
-      pid: stat.pid,
-      startTicks: stat.startTicks,
+      pid,
+      startTicks,
       statRel,
-      ioRel: `${stat.pid}/io`,
-      comm: stat.comm,
+      ioRel: `${pid}/io`,
+      comm: commBytes.toString('utf8'),
+      commBytes,
       cmdline,
       uid,
       io: null,
+      last: null,
       seenPass: 0,
     };
   }
@@ -152,14 +203,21 @@ export class ProcessesCollector implements Collector {
   /**
    * comm changed, so the process exec'd another program (a forked child is first seen still
    * running its parent's): re-read cmdline, and the owner, which a setuid program changes.
+   * A kernel thread cannot exec; it renames itself (kworkers name the work they run), so
+   * only its comm changes.
    */
-  private reidentify(entry: Tracked, comm: string): boolean {
-    const uid = this.procfs.ownerUid(entry.pid);
-    const cmdline = this.readCmdline(entry.pid);
-    if (uid === null || cmdline === null) return false;
-    entry.comm = comm;
-    entry.uid = uid;
-    entry.cmdline = cmdline;
+  private reidentify(entry: Tracked, stat: PidStatScan, buf: Buffer): boolean {
+    const commBytes = Buffer.from(buf.subarray(stat.commStart, stat.commEnd));
+    if ((stat.flags & PF_KTHREAD) === 0) {
+      const uid = this.procfs.ownerUid(entry.pid);
+      const cmdline = this.readCmdline(entry.pid);
+      if (uid === null || cmdline === null) return false;
+      entry.uid = uid;
+      entry.cmdline = cmdline;
+    }
+    entry.comm = commBytes.toString('utf8');
+    entry.commBytes = commBytes;
+    entry.last = null;
     return true;
   }
 
@@ -171,7 +229,11 @@ export class ProcessesCollector implements Collector {
   /** Other users' io is unreadable (and /proc/1/io even for root in some sandboxes): null. */
   private readIo(entry: Tracked): void {
     const len = this.procfs.readKeptRecord(entry.ioRel);
-    entry.io = len === null ? null : parsePidIo(this.procfs.buffer.toString('latin1', 0, len));
+    const io = len === null ? null : parsePidIoBytes(this.procfs.buffer, len, entry.io);
+    if (io !== entry.io) {
+      entry.io = io;
+      entry.last = null;
+    }
   }
 
   private forget(entry: Tracked): void {
@@ -179,4 +241,9 @@ export class ProcessesCollector implements Collector {
     this.procfs.release(entry.statRel);
     this.procfs.release(entry.ioRel);
   }
+}
+
+/** buf[start, end) holds the same bytes as `bytes`. */
+function sameBytes(buf: Buffer, start: number, end: number, bytes: Buffer): boolean {
+  return end - start === bytes.length && buf.compare(bytes, 0, bytes.length, start, end) === 0;
 }

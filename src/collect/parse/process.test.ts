@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseCmdline, parsePidIo, parsePidStat, toProcessCounters } from './process.js';
+import {
+  newPidStatScan,
+  parseCmdline,
+  parsePidIo,
+  parsePidIoBytes,
+  parsePidStat,
+  PF_KTHREAD,
+  scanPidStat,
+  toProcessCounters,
+} from './process.js';
 
 const HOST = fileURLToPath(new URL('../../../test/fixtures/proc/host', import.meta.url));
 const statOf = (pid: number) => {
@@ -71,6 +80,53 @@ describe('parsePidIo', () => {
     expect(parsePidIo(readFileSync(`${HOST}/4404/io`, 'latin1'))).toEqual({
       read_bytes: 888832,
       write_bytes: 12288,
+    });
+  });
+});
+
+describe('scanPidStat', () => {
+  it('reads the fields in place, with comm as a byte range and the kernel-thread flag', () => {
+    const buf = readFileSync(`${HOST}/12/stat`);
+    const scan = newPidStatScan();
+    expect(scanPidStat(buf, buf.length, scan)).toBe(true);
+    expect(buf.toString('utf8', scan.commStart, scan.commEnd)).toBe('kworker/u8:0-events_unbound');
+    expect(String.fromCharCode(scan.stateCode)).toBe('I');
+    expect(scan.flags & PF_KTHREAD).toBe(PF_KTHREAD);
+    const user = readFileSync(`${HOST}/4403/stat`);
+    expect(scanPidStat(user, user.length, scan)).toBe(true);
+    expect(scan).toMatchObject({ pid: 4403, ppid: 4397, utime: 10, rssPages: 10066 });
+    expect(scan.flags & PF_KTHREAD).toBe(0);
+    expect(scanPidStat(Buffer.from('12 (comm) S 1 2'), 15, scan)).toBe(false);
+  });
+});
+
+describe('parsePidIoBytes', () => {
+  const io = readFileSync(`${HOST}/4404/io`);
+
+  it('reads what parsePidIo reads, straight from bytes', () => {
+    expect(parsePidIoBytes(io, io.length, null)).toEqual(parsePidIo(io.toString('latin1')));
+  });
+
+  it('returns the previous reading itself when nothing changed', () => {
+    const prev = parsePidIoBytes(io, io.length, null);
+    expect(parsePidIoBytes(io, io.length, prev)).toBe(prev);
+    const more = Buffer.from(io.toString('latin1').replace('read_bytes: 888832', 'read_bytes: 1'));
+    expect(parsePidIoBytes(more, more.length, prev)).toEqual({ read_bytes: 1, write_bytes: 12288 });
+  });
+
+  it('ignores bytes past len, keys inside other keys, and reads odd values as Number does', () => {
+    const text = 'cancelled_write_bytes: 5\nread_bytes:\t 0x10\nwrite_bytes: 123456789012345678\n';
+    const buf = Buffer.alloc(256, 0x31);
+    buf.write(text, 'latin1');
+    expect(parsePidIoBytes(buf, text.length, null)).toEqual({
+      read_bytes: 16,
+      write_bytes: Number('123456789012345678'),
+    });
+    expect(parsePidIoBytes(buf, 20, null)).toEqual({ read_bytes: null, write_bytes: null });
+    const empty = Buffer.from('read_bytes: \nwrite_bytes:');
+    expect(parsePidIoBytes(empty, empty.length, null)).toEqual({
+      read_bytes: null,
+      write_bytes: null,
     });
   });
 });
