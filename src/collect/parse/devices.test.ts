@@ -35,6 +35,11 @@ describe('parseDiskstats', () => {
   it('skips short lines', () => {
     expect(parseDiskstats('   8 0 sda 1 2 3\n\n', () => true)).toEqual([]);
   });
+
+  it('reads a last line without a newline', () => {
+    const disks = parseDiskstats('   8 0 sda 1 2 3 4 5 6 7 8 9 10 11', () => true);
+    expect(disks).toMatchObject([{ name: 'sda', reads: 1, weighted_ms: 11 }]);
+  });
 });
 
 describe('whole-disk name rules', () => {
@@ -59,6 +64,11 @@ describe('whole-disk name rules', () => {
 });
 
 describe('parseNetDev', () => {
+  it('reads a last line without a newline', () => {
+    const nets = parseNetDev('  lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16');
+    expect(nets).toMatchObject([{ name: 'lo', rx_bytes: 1, tx_drop: 12 }]);
+  });
+
   it('reads every interface, lo included', () => {
     const nets = parseNetDev(fixture('host/net/dev'));
     expect(nets.map((n) => n.name)).toEqual(['lo', 'ifb0', 'ifb1', 'eth0']);

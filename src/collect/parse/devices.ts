@@ -1,5 +1,5 @@
 import type { DiskCounters, NetCounters } from '../../types.js';
-import { tokens } from './text.js';
+import { numbersOnLine, skipBlanks, tokenEnd } from './text.js';
 
 /**
  * Block devices whose I/O is not a disk's own: loop files, RAM disks, zram, device-mapper
@@ -27,23 +27,34 @@ export function parseDiskstats(
   isWholeDisk: (name: string) => boolean,
 ): DiskCounters[] {
   const disks: DiskCounters[] = [];
-  for (const line of text.split('\n')) {
-    const f = tokens(line);
-    const name = f[2];
-    if (f.length < 14 || name === undefined || !isWholeDisk(name)) continue;
-    const n = (i: number): number => Number(f[i]);
-    disks.push({
-      name,
-      reads: n(3),
-      read_sectors: n(5),
-      read_ms: n(6),
-      writes: n(7),
-      write_sectors: n(9),
-      write_ms: n(10),
-      in_flight: n(11),
-      io_ms: n(12),
-      weighted_ms: n(13),
-    });
+  const f: number[] = new Array<number>(11).fill(0);
+  for (let start = 0; start < text.length;) {
+    const newline = text.indexOf('\n', start);
+    const next = newline < 0 ? text.length : newline + 1;
+    // major minor name, then the counters: a whole line has at least 11 of them.
+    const nameAt = skipBlanks(
+      text,
+      tokenEnd(text, skipBlanks(text, tokenEnd(text, skipBlanks(text, start)))),
+    );
+    const nameEnd = tokenEnd(text, nameAt);
+    if (nameEnd > nameAt && numbersOnLine(text, nameEnd, f) === f.length) {
+      const name = text.slice(nameAt, nameEnd);
+      if (isWholeDisk(name)) {
+        disks.push({
+          name,
+          reads: f[0]!,
+          read_sectors: f[2]!,
+          read_ms: f[3]!,
+          writes: f[4]!,
+          write_sectors: f[6]!,
+          write_ms: f[7]!,
+          in_flight: f[8]!,
+          io_ms: f[9]!,
+          weighted_ms: f[10]!,
+        });
+      }
+    }
+    start = next;
   }
   return disks;
 }
@@ -55,23 +66,25 @@ export function parseDiskstats(
  */
 export function parseNetDev(text: string): NetCounters[] {
   const nets: NetCounters[] = [];
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const f = tokens(line.slice(colon + 1));
-    if (f.length < 16) continue;
-    const n = (i: number): number => Number(f[i]);
-    nets.push({
-      name: line.slice(0, colon).trim(),
-      rx_bytes: n(0),
-      rx_packets: n(1),
-      rx_errs: n(2),
-      rx_drop: n(3),
-      tx_bytes: n(8),
-      tx_packets: n(9),
-      tx_errs: n(10),
-      tx_drop: n(11),
-    });
+  const f: number[] = new Array<number>(16).fill(0);
+  for (let start = 0; start < text.length;) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline;
+    const colon = text.indexOf(':', start);
+    if (colon >= 0 && colon < end && numbersOnLine(text, colon + 1, f) === f.length) {
+      nets.push({
+        name: text.slice(start, colon).trim(),
+        rx_bytes: f[0]!,
+        rx_packets: f[1]!,
+        rx_errs: f[2]!,
+        rx_drop: f[3]!,
+        tx_bytes: f[8]!,
+        tx_packets: f[9]!,
+        tx_errs: f[10]!,
+        tx_drop: f[11]!,
+      });
+    }
+    start = end + 1;
   }
   return nets;
 }

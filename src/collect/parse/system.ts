@@ -1,5 +1,12 @@
 import type { CpuTimes, SystemCounters } from '../../types.js';
-import { lineKeyEnd, numberAfterKey, numberAt, toNumber, tokens } from './text.js';
+import {
+  lineKeyEnd,
+  numberAfterKey,
+  numberAt,
+  numbersOnLine,
+  skipBlanks,
+  tokenEnd,
+} from './text.js';
 
 type Fields<K extends keyof SystemCounters> = Pick<SystemCounters, K>;
 
@@ -43,14 +50,14 @@ export function parseStat(text: string): ParsedStat {
     boot_time: numberAfterKey(text, 'btime '),
   };
   const cores: CpuTimes[] = [];
+  const values: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   // The cpu lines come first; stop at the first other line rather than split the long
   // intr line and the rest.
   let start = 0;
   while (text.startsWith('cpu', start)) {
-    const end = text.indexOf('\n', start);
-    const line = text.slice(start, end < 0 ? text.length : end);
-    const times = cpuTimes(tokens(line));
-    if (line.charCodeAt(3) === 32) {
+    const name = tokenEnd(text, start);
+    const times = cpuTimes(values, numbersOnLine(text, name, values));
+    if (name - start === 3) {
       system.cpu_user = times.user;
       system.cpu_nice = times.nice;
       system.cpu_system = times.system;
@@ -62,6 +69,7 @@ export function parseStat(text: string): ParsedStat {
     } else {
       cores.push(times);
     }
+    const end = text.indexOf('\n', start);
     if (end < 0) break;
     start = end + 1;
   }
@@ -73,25 +81,34 @@ export function countCores(statText: string): number {
   return parseStat(statText).cores.length;
 }
 
-function cpuTimes(fields: string[]): CpuTimes {
-  // Columns missing on old kernels (steal before 2.6.11) read as 0.
-  const at = (i: number): number => toNumber(fields[i]) ?? 0;
+function cpuTimes(values: readonly number[], count: number): CpuTimes {
+  // Columns missing on old kernels (steal before 2.6.11) read as 0, and so does junk.
+  const at = (i: number): number => {
+    const v = values[i];
+    return i >= count || v === undefined || Number.isNaN(v) ? 0 : v;
+  };
   return {
-    user: at(1),
-    nice: at(2),
-    system: at(3),
-    idle: at(4),
-    iowait: at(5),
-    irq: at(6),
-    softirq: at(7),
-    steal: at(8),
+    user: at(0),
+    nice: at(1),
+    system: at(2),
+    idle: at(3),
+    iowait: at(4),
+    irq: at(5),
+    softirq: at(6),
+    steal: at(7),
   };
 }
 
 /** /proc/loadavg: "0.36 0.60 0.32 2/102 3783". */
 export function parseLoadavg(text: string): Fields<'load1' | 'load5' | 'load15'> {
-  const fields = tokens(text);
-  return { load1: toNumber(fields[0]), load5: toNumber(fields[1]), load15: toNumber(fields[2]) };
+  const first = skipBlanks(text, 0);
+  const second = skipBlanks(text, tokenEnd(text, first));
+  const third = skipBlanks(text, tokenEnd(text, second));
+  return {
+    load1: numberAt(text, first),
+    load5: numberAt(text, second),
+    load15: numberAt(text, third),
+  };
 }
 
 export interface PsiLine {
@@ -114,14 +131,18 @@ export function parsePressure(text: string): ParsedPressure {
 function psiLine(text: string, kind: string): PsiLine | null {
   const from = lineKeyEnd(text, kind);
   if (from < 0) return null;
-  const end = text.indexOf('\n', from);
-  const line = text.slice(from, end < 0 ? text.length : end);
-  return { avg10: valueOf(line, 'avg10='), total_us: valueOf(line, 'total=') };
+  const newline = text.indexOf('\n', from);
+  const end = newline < 0 ? text.length : newline;
+  return {
+    avg10: valueOf(text, from, end, 'avg10='),
+    total_us: valueOf(text, from, end, 'total='),
+  };
 }
 
-function valueOf(line: string, key: string): number | null {
-  const at = line.indexOf(key);
-  return at < 0 ? null : numberAt(line, at + key.length);
+/** The number after `key` within text[from, end), one line. */
+function valueOf(text: string, from: number, end: number, key: string): number | null {
+  const at = text.indexOf(key, from);
+  return at < 0 || at + key.length > end ? null : numberAt(text, at + key.length);
 }
 
 export type MeminfoFields = Fields<
@@ -166,17 +187,34 @@ export function parseVmstat(text: string): VmstatFields {
 
 /** /proc/net/snmp: the first "Tcp:" line names the columns of the second. */
 export function parseSnmp(text: string): Fields<'tcp_retrans_segs' | 'tcp_out_segs'> {
-  const lines = text.split('\n');
-  const at = lines.findIndex((line) => line.startsWith('Tcp:'));
-  // lines[-1] is undefined, so a missing section reads as no columns.
-  const names = tokens(lines[at] ?? '');
-  const values = lines[at + 1] ?? '';
-  const row = values.startsWith('Tcp:') ? tokens(values) : [];
+  const header = lineKeyEnd(text, 'Tcp:');
+  const newline = header < 0 ? -1 : text.indexOf('\n', header);
+  // The value line must follow the header line and be a Tcp: line too.
+  const row = newline >= 0 && text.startsWith('Tcp:', newline + 1) ? newline + 1 : -1;
   const column = (name: string): number | null => {
-    const i = names.indexOf(name);
-    return i < 0 ? null : toNumber(row[i]);
+    if (row < 0) return null;
+    const i = columnIndex(text, header - 'Tcp:'.length, name);
+    return i < 0 ? null : numberAt(text, tokenAt(text, row, i));
   };
   return { tcp_retrans_segs: column('RetransSegs'), tcp_out_segs: column('OutSegs') };
+}
+
+/** Index of the token equal to `name` on the line starting at `from` (the key is token 0). */
+function columnIndex(text: string, from: number, name: string): number {
+  let at = skipBlanks(text, from);
+  for (let i = 0; ; i++) {
+    const end = tokenEnd(text, at);
+    if (end === at) return -1;
+    if (end - at === name.length && text.startsWith(name, at)) return i;
+    at = skipBlanks(text, end);
+  }
+}
+
+/** Offset of token `index` on the line starting at `from`, or of the line's end if short. */
+function tokenAt(text: string, from: number, index: number): number {
+  let at = skipBlanks(text, from);
+  for (let i = 0; i < index; i++) at = skipBlanks(text, tokenEnd(text, at));
+  return at;
 }
 
 /** Page size from the first KernelPageSize line of /proc/PID/smaps ("4 kB"), in bytes. */

@@ -19,13 +19,63 @@ export function numberAfterKey(text: string, key: string): number | null {
 
 /** Parses the blank-separated token at `from` (leading blanks skipped) as a number. */
 export function numberAt(text: string, from: number): number | null {
-  let start = from;
-  while (isBlank(text.charCodeAt(start))) start++;
-  let end = start;
-  while (end < text.length && !isBlank(text.charCodeAt(end)) && text.charCodeAt(end) !== 10) {
+  const start = skipBlanks(text, from);
+  const end = tokenEnd(text, start);
+  if (end === start) return null;
+  const value = numberIn(text, start, end);
+  return Number.isNaN(value) ? null : value;
+}
+
+/** Offset of the first character at or after `from` that is not a blank (space, tab). */
+export function skipBlanks(text: string, from: number): number {
+  let at = from;
+  while (isBlank(text.charCodeAt(at))) at++;
+  return at;
+}
+
+/** End of the token that starts at `from`: the next blank, newline or the end of text. */
+export function tokenEnd(text: string, from: number): number {
+  let end = from;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    if (isBlank(code) || code === NEWLINE) break;
     end++;
   }
-  return toNumber(text.slice(start, end));
+  return end;
+}
+
+/**
+ * Number(text.slice(start, end)) without the slice for the common token, plain digits that
+ * a double holds exactly; anything else (signs, decimals, long or odd tokens) goes through
+ * Number. These parsers run every tick, and the slices were most of what they allocated.
+ */
+export function numberIn(text: string, start: number, end: number): number {
+  if (end - start > MAX_EXACT_DIGITS || end === start) return Number(text.slice(start, end));
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - DIGIT_0;
+    if (digit < 0 || digit > 9) return Number(text.slice(start, end));
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Reads up to `out.length` blank-separated numbers from `from` to the end of its line into
+ * `out` (Number semantics: NaN for a token that is not a number) and returns how many
+ * there were, so that callers reuse one array instead of splitting lines into tokens.
+ */
+export function numbersOnLine(text: string, from: number, out: number[]): number {
+  let at = from;
+  let n = 0;
+  while (n < out.length) {
+    at = skipBlanks(text, at);
+    const end = tokenEnd(text, at);
+    if (end === at) break;
+    out[n++] = numberIn(text, at, end);
+    at = end;
+  }
+  return n;
 }
 
 /** Number(token), but null for an empty or non-numeric token instead of 0 or NaN. */
@@ -40,6 +90,11 @@ export function tokens(line: string): string[] {
   const trimmed = line.trim();
   return trimmed === '' ? [] : trimmed.split(/\s+/);
 }
+
+const NEWLINE = 10;
+const DIGIT_0 = 48;
+/** Any 15-digit integer is below 2^53, so summing its digits in a double is exact. */
+const MAX_EXACT_DIGITS = 15;
 
 function isBlank(code: number): boolean {
   return code === 32 || code === 9;
