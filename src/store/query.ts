@@ -9,6 +9,7 @@ import {
   type Snapshot,
 } from '../types.js';
 import type { Db } from './db.js';
+import { DEVICE_KEYFRAME_MS, isTombstone, type DeviceKind } from './device-rows.js';
 
 export interface ProcessIdentity {
   id: number;
@@ -30,6 +31,33 @@ interface ProcessRow {
   threads: number;
   read_bytes: number | null;
   write_bytes: number | null;
+}
+
+/** A disk_raw or net_raw row joined with its device name; counters null in a tombstone. */
+type DeviceRow = Record<string, number | string | null> & { ts: number; device_id: number };
+
+/**
+ * Gives each snapshot (oldest first) the devices present at its ts with their latest
+ * counters, in device id order, from the device rows of one keyframe interval before the
+ * first snapshot to the last, ordered by ts. A tombstone ends a device's presence.
+ */
+function carryForward(
+  rows: readonly DeviceRow[],
+  kind: DeviceKind,
+  snaps: readonly Snapshot[],
+  set: (snap: Snapshot, devices: object[]) => void,
+): void {
+  const current: (object | undefined)[] = [];
+  let next = 0;
+  for (const snap of snaps) {
+    for (; next < rows.length && rows[next]!.ts <= snap.ts; next++) {
+      const { ts: _ts, device_id: id, ...counters } = rows[next]!;
+      current[id] = isTombstone(counters, kind) ? undefined : counters;
+    }
+    const devices: object[] = [];
+    for (const counters of current) if (counters !== undefined) devices.push(counters);
+    set(snap, devices);
+  }
 }
 
 export interface TableCounts {
@@ -57,10 +85,10 @@ export class SampleQuery {
       'SELECT * FROM core_raw WHERE ts BETWEEN ? AND ? ORDER BY ts, core',
     );
     this.diskRange = db.prepare(
-      'SELECT r.*, d.name FROM disk_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ?',
+      'SELECT r.*, d.name FROM disk_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id',
     );
     this.netRange = db.prepare(
-      'SELECT r.*, d.name FROM net_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ?',
+      'SELECT r.*, d.name FROM net_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id',
     );
     this.processesInWindow = db.prepare(
       'SELECT * FROM process WHERE first_seen <= ? AND (exited_at IS NULL OR exited_at >= ?)',
@@ -94,18 +122,15 @@ export class SampleQuery {
       const snap = byTs.get(ts);
       if (snap) snap.cores[core] = times;
     }
-    for (const r of this.diskRange.iterate(from, to) as Iterable<
-      DiskCounters & { ts: number; device_id: number }
-    >) {
-      const { ts, device_id: _id, ...disk } = r;
-      byTs.get(ts)?.disks.push(disk);
-    }
-    for (const r of this.netRange.iterate(from, to) as Iterable<
-      NetCounters & { ts: number; device_id: number }
-    >) {
-      const { ts, device_id: _id, ...net } = r;
-      byTs.get(ts)?.nets.push(net);
-    }
+    // Device rows are stored on change: each snapshot gets every device's latest row at or
+    // before its ts, found within one keyframe interval (device-rows.ts).
+    const since = from - DEVICE_KEYFRAME_MS;
+    carryForward(this.diskRange.all(since, to) as DeviceRow[], 'disk', out, (s, devices) => {
+      s.disks = devices as DiskCounters[];
+    });
+    carryForward(this.netRange.all(since, to) as DeviceRow[], 'net', out, (s, devices) => {
+      s.nets = devices as NetCounters[];
+    });
     return out;
   }
 

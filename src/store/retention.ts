@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { DEVICE_KEYFRAME_MS } from './device-rows.js';
 
 export interface PruneResult {
   deleted: number;
@@ -6,7 +7,16 @@ export interface PruneResult {
   more: boolean;
 }
 
-const RANGE_TABLES = ['system_raw', 'core_raw', 'disk_raw', 'net_raw'] as const;
+/**
+ * Tables pruned by time, and how much further back than the cutoff each keeps: readers
+ * find a device's state among the rows of one keyframe interval (device-rows.ts).
+ */
+const RANGE_TABLES = [
+  ['system_raw', 0],
+  ['core_raw', 0],
+  ['disk_raw', DEVICE_KEYFRAME_MS],
+  ['net_raw', DEVICE_KEYFRAME_MS],
+] as const;
 
 /**
  * Deletes raw rows older than `cutoff`, at most `batch` rows per table per call so a
@@ -17,10 +27,10 @@ export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
   let deleted = 0;
   let more = false;
   const run = db.transaction(() => {
-    for (const table of RANGE_TABLES) {
+    for (const [table, margin] of RANGE_TABLES) {
       const n = db
         .prepare(`DELETE FROM ${table} WHERE ts IN (SELECT ts FROM ${table} WHERE ts < ? LIMIT ?)`)
-        .run(cutoff, batch).changes;
+        .run(cutoff - margin, batch).changes;
       deleted += n;
       if (n >= batch) more = true;
     }

@@ -117,6 +117,20 @@ export const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL, PRIMARY KEY (event_id, channel)) WITHOUT ROWID;
   CREATE INDEX alert_delivery_due ON alert_delivery (status, next_attempt_at);
   `,
+  // Disk and network rows are now stored on change and carried forward by readers
+  // (device-rows.ts). Rows stored before were complete: a device missing from a sample
+  // was absent from it. Mark each such absence with a tombstone (counters NULL) at the
+  // first sample after a device's row that has no row for that device.
+  ['disk_raw', 'net_raw']
+    .map(
+      (table) => `
+  INSERT OR IGNORE INTO ${table} (ts, device_id)
+    SELECT next_ts, device_id FROM (
+      SELECT r.device_id, (SELECT min(s.ts) FROM system_raw s WHERE s.ts > r.ts) AS next_ts
+      FROM ${table} r)
+    WHERE next_ts IS NOT NULL;`,
+    )
+    .join('\n'),
 ];
 
 export function migrate(db: Database.Database): void {

@@ -78,6 +78,21 @@ describe('store write and read paths', () => {
     store.close(); // idempotent
   });
 
+  it('round-trips machines with many cores, whatever their number', () => {
+    const store = Store.open(tempDir());
+    const w = store.createWriter();
+    const cores = (n: number, t: number) =>
+      Array.from({ length: n }, (_, i) => cpu(t + i, 1000 * t + i, { steal: i % 3 }));
+    const written = [
+      snap(1000, system(1), { cores: cores(130, 1) }),
+      snap(2000, system(2), { cores: cores(2, 2) }),
+    ];
+    for (const s of written) w.write(s);
+    const read = store.query.systemSnapshots(0, 10_000);
+    expect(read.map((s) => s.cores)).toEqual(written.map((s) => s.cores));
+    store.close();
+  });
+
   it('stores a process row only when its counters change, and its state holds until then', () => {
     const store = Store.open(tempDir());
     const w = store.createWriter();
@@ -94,6 +109,20 @@ describe('store write and read paths', () => {
       [20, 0, 5000],
     ]);
     expect(store.query.processStatesAt(0, 3000, 3000).find((p) => p.pid === 10)?.utime).toBe(9);
+    store.close();
+  });
+
+  it('stores any number of changed process rows, read back per process', () => {
+    const store = Store.open(tempDir());
+    const w = store.createWriter();
+    const procs = (n: number, utime: (pid: number) => number) =>
+      Array.from({ length: n }, (_, i) => proc(100 + i, { utime: utime(100 + i) }));
+    expect(w.write(snap(1000, system(1), { processes: procs(100, () => 1) }))).toBe(100);
+    expect(w.write(snap(2000, system(2), { processes: procs(100, (pid) => pid % 3) }))).toBe(66);
+    const at = (t: number) => store.query.processStatesAt(0, 3000, t).map((p) => [p.pid, p.utime]);
+    expect(at(1500)).toEqual(procs(100, () => 1).map((p) => [p.pid, 1]));
+    expect(at(2500)).toEqual(procs(100, (pid) => pid % 3).map((p) => [p.pid, p.utime]));
+    expect(store.query.counts().process_raw).toBe(166);
     store.close();
   });
 

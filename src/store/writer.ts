@@ -1,10 +1,24 @@
 import type { Statement } from 'better-sqlite3';
-import { processKey } from '../analyze/derive.js';
-import { SYSTEM_FIELDS, type ProcessCounters, type Snapshot } from '../types.js';
+import {
+  DEVICE_KEYFRAME_MS,
+  DEVICE_TABLES,
+  DISK_COUNTERS,
+  NET_COUNTERS,
+  type DeviceKind,
+} from './device-rows.js';
+import {
+  SYSTEM_FIELDS,
+  type DiskCounters,
+  type NetCounters,
+  type ProcessCounters,
+  type Snapshot,
+} from '../types.js';
 import type { Db } from './db.js';
 
 interface Written {
   id: number;
+  pid: number;
+  startTicks: number;
   comm: string;
   utime: number;
   stime: number;
@@ -12,6 +26,19 @@ interface Written {
   threads: number;
   read: number | null;
   write: number | null;
+  /** The write that last saw this process. */
+  seen: number;
+}
+
+/** What the database holds as a device's latest row. */
+interface StoredDevice<T> {
+  id: number;
+  /** A row with counters, not a tombstone, is the latest stored. */
+  present: boolean;
+  /** Those counters, when this writer stored them (null when unknown or absent). */
+  last: T | null;
+  /** The write that last saw this device. */
+  seen: number;
 }
 
 /** btime in /proc/stat can wobble by a second under clock adjustment; a reboot moves it far. */
@@ -19,23 +46,31 @@ const BOOT_TIME_TOLERANCE_S = 5;
 
 /**
  * The recorder's write path: one transaction per snapshot, prepared statements reused,
- * and a process row only when that process's counters changed since its last row.
+ * a process row only when that process's counters changed since its last row, and a disk
+ * or network row only when that device's counters changed (see device-rows.ts).
  */
 export class SampleWriter {
   private readonly insertSystem: Statement;
-  private readonly insertCore: Statement;
+  private readonly systemArgs: (number | null)[];
+  private readonly coreRows: RowBatch;
+  private readonly processRows: RowBatch;
   private readonly insertDisk: Statement;
   private readonly insertNet: Statement;
+  private readonly insertTombstone: Record<DeviceKind, Statement>;
+  private readonly recentDevices: Record<DeviceKind, Statement>;
   private readonly insertDevice: Statement;
   private readonly selectDevice: Statement;
   private readonly insertProcess: Statement;
-  private readonly selectProcess: Statement;
   private readonly updateProcess: Statement;
-  private readonly insertProcessRow: Statement;
   private readonly markExited: Statement;
   private readonly markAllExited: Statement;
-  private readonly devices = new Map<string, number>();
-  private written = new Map<string, Written>();
+  private disks = new Map<string, StoredDevice<DiskCounters>>();
+  private nets = new Map<string, StoredDevice<NetCounters>>();
+  /** Sample time of the last keyframe (every device stored); null before the first. */
+  private keyframeTs: number | null = null;
+  /** Processes by PID; an entry is one process, (pid, startTicks). */
+  private written = new Map<number, Written>();
+  private writes = 0;
   private bootTime: number | null = null;
   private firstProcessWrite = true;
   private readonly tx: (snapshot: Snapshot) => number;
@@ -44,29 +79,41 @@ export class SampleWriter {
     this.insertSystem = db.prepare(
       `INSERT OR REPLACE INTO system_raw (ts, ${SYSTEM_FIELDS.join(', ')}) VALUES (?${', ?'.repeat(SYSTEM_FIELDS.length)})`,
     );
-    this.insertCore = db.prepare(
-      'INSERT OR REPLACE INTO core_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.systemArgs = new Array<number | null>(SYSTEM_FIELDS.length + 1).fill(null);
     this.insertDisk = db.prepare(
       'INSERT OR REPLACE INTO disk_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.insertNet = db.prepare(
       'INSERT OR REPLACE INTO net_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    const tombstone = (kind: DeviceKind) =>
+      db.prepare(
+        `INSERT OR REPLACE INTO ${DEVICE_TABLES[kind].table} (ts, device_id) VALUES (?, ?)`,
+      );
+    this.insertTombstone = { disk: tombstone('disk'), net: tombstone('net') };
+    const recent = (kind: DeviceKind) =>
+      db
+        .prepare(
+          `SELECT DISTINCT d.name FROM ${DEVICE_TABLES[kind].table} r JOIN device d ON d.id = r.device_id
+         WHERE r.ts >= ? AND r.ts < ?`,
+        )
+        .pluck();
+    this.recentDevices = { disk: recent('disk'), net: recent('net') };
     this.insertDevice = db.prepare('INSERT OR IGNORE INTO device (kind, name) VALUES (?, ?)');
     this.selectDevice = db.prepare('SELECT id FROM device WHERE kind = ? AND name = ?').pluck();
-    this.insertProcess = db.prepare(
-      `INSERT INTO process (boot_time, pid, start_ticks, ppid, uid, comm, cmdline, first_seen)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (boot_time, pid, start_ticks) DO UPDATE SET exited_at = NULL`,
-    );
-    this.selectProcess = db
-      .prepare('SELECT id FROM process WHERE boot_time = ? AND pid = ? AND start_ticks = ?')
+    // RETURNING gives the id whether the row was inserted or already there (a restarted
+    // recorder meeting a process it had stored): one statement per new process, not two.
+    this.insertProcess = db
+      .prepare(
+        `INSERT INTO process (boot_time, pid, start_ticks, ppid, uid, comm, cmdline, first_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (boot_time, pid, start_ticks) DO UPDATE SET exited_at = NULL
+         RETURNING id`,
+      )
       .pluck();
     this.updateProcess = db.prepare('UPDATE process SET comm = ?, cmdline = ? WHERE id = ?');
-    this.insertProcessRow = db.prepare(
-      'INSERT OR REPLACE INTO process_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.coreRows = new RowBatch(db, 'core_raw', 10);
+    this.processRows = new RowBatch(db, 'process_raw', 8);
     this.markExited = db.prepare('UPDATE process SET exited_at = ? WHERE id = ?');
     this.markAllExited = db.prepare('UPDATE process SET exited_at = ? WHERE exited_at IS NULL');
     this.tx = db.transaction((s: Snapshot) => this.writeAll(s));
@@ -74,30 +121,50 @@ export class SampleWriter {
 
   /** Writes one snapshot; returns how many process rows were stored. */
   write(snapshot: Snapshot): number {
-    return this.tx(snapshot);
+    try {
+      return this.tx(snapshot);
+    } catch (err) {
+      // The transaction rolled back, so what we remember of stored devices may not be
+      // stored: start over as a new writer would, from what the database holds.
+      this.disks = new Map();
+      this.nets = new Map();
+      this.keyframeTs = null;
+      throw err;
+    }
   }
 
   private writeAll(s: Snapshot): number {
     const ts = s.ts;
-    this.insertSystem.run(ts, ...SYSTEM_FIELDS.map((f) => s.system[f]));
-    s.cores.forEach((c, i) =>
-      this.insertCore.run(
-        ts,
-        i,
-        c.user,
-        c.nice,
-        c.system,
-        c.idle,
-        c.iowait,
-        c.irq,
-        c.softirq,
-        c.steal,
-      ),
-    );
-    for (const d of s.disks) {
+    // Left over when a previous write failed part way.
+    this.coreRows.values.length = 0;
+    this.processRows.values.length = 0;
+    const write = ++this.writes;
+    const args = this.systemArgs;
+    args[0] = ts;
+    for (let i = 0; i < SYSTEM_FIELDS.length; i++) args[i + 1] = s.system[SYSTEM_FIELDS[i]!];
+    this.insertSystem.run(args);
+    const cores = this.coreRows.values;
+    for (let i = 0; i < s.cores.length; i++) {
+      const c = s.cores[i]!;
+      cores.push(ts, i, c.user, c.nice, c.system, c.idle, c.iowait, c.irq, c.softirq, c.steal);
+    }
+    this.coreRows.insert();
+    const keyframe =
+      this.keyframeTs === null ||
+      ts < this.keyframeTs ||
+      ts - this.keyframeTs >= DEVICE_KEYFRAME_MS;
+    if (this.keyframeTs === null) this.recallDevices(ts);
+    if (keyframe) this.keyframeTs = ts;
+    for (let i = 0; i < s.disks.length; i++) {
+      const d = s.disks[i]!;
+      const stored = this.device(this.disks, 'disk', d.name);
+      stored.seen = write;
+      if (!keyframe && stored.last !== null && sameCounters(stored.last, d, DISK_COUNTERS)) {
+        continue;
+      }
       this.insertDisk.run(
         ts,
-        this.deviceId('disk', d.name),
+        stored.id,
         d.reads,
         d.read_sectors,
         d.read_ms,
@@ -108,11 +175,19 @@ export class SampleWriter {
         d.io_ms,
         d.weighted_ms,
       );
+      stored.present = true;
+      stored.last = d;
     }
-    for (const n of s.nets) {
+    for (let i = 0; i < s.nets.length; i++) {
+      const n = s.nets[i]!;
+      const stored = this.device(this.nets, 'net', n.name);
+      stored.seen = write;
+      if (!keyframe && stored.last !== null && sameCounters(stored.last, n, NET_COUNTERS)) {
+        continue;
+      }
       this.insertNet.run(
         ts,
-        this.deviceId('net', n.name),
+        stored.id,
         n.rx_bytes,
         n.rx_packets,
         n.rx_errs,
@@ -122,22 +197,65 @@ export class SampleWriter {
         n.tx_errs,
         n.tx_drop,
       );
+      stored.present = true;
+      stored.last = n;
     }
-    return s.processes ? this.writeProcesses(ts, s.system.boot_time ?? 0, s.processes) : 0;
+    this.buryMissing(this.disks, 'disk', ts, write);
+    this.buryMissing(this.nets, 'net', ts, write);
+    return s.processes ? this.writeProcesses(ts, s.system.boot_time ?? 0, s.processes, write) : 0;
   }
 
-  private deviceId(kind: string, name: string): number {
-    const key = `${kind}:${name}`;
-    let id = this.devices.get(key);
-    if (id === undefined) {
+  /**
+   * A writer's first write: devices stored within the last keyframe interval may still be
+   * carried forward by readers. Remember them as present so that those missing now get a
+   * tombstone; the first write is a keyframe, so those present are stored anyway.
+   */
+  private recallDevices(ts: number): void {
+    const since = ts - DEVICE_KEYFRAME_MS;
+    for (const name of this.recentDevices.disk.all(since, ts) as string[]) {
+      this.device(this.disks, 'disk', name).present = true;
+    }
+    for (const name of this.recentDevices.net.all(since, ts) as string[]) {
+      this.device(this.nets, 'net', name).present = true;
+    }
+  }
+
+  /** Stores a tombstone for each device that was present and is not in this write. */
+  private buryMissing<T>(
+    devices: Map<string, StoredDevice<T>>,
+    kind: DeviceKind,
+    ts: number,
+    write: number,
+  ): void {
+    devices.forEach((stored) => {
+      if (stored.seen === write || !stored.present) return;
+      this.insertTombstone[kind].run(ts, stored.id);
+      stored.present = false;
+      stored.last = null;
+    });
+  }
+
+  private device<T>(
+    devices: Map<string, StoredDevice<T>>,
+    kind: DeviceKind,
+    name: string,
+  ): StoredDevice<T> {
+    let stored = devices.get(name);
+    if (stored === undefined) {
       this.insertDevice.run(kind, name);
-      id = this.selectDevice.get(kind, name) as number;
-      this.devices.set(key, id);
+      const id = this.selectDevice.get(kind, name) as number;
+      stored = { id, present: false, last: null, seen: 0 };
+      devices.set(name, stored);
     }
-    return id;
+    return stored;
   }
 
-  private writeProcesses(ts: number, bootTime: number, procs: readonly ProcessCounters[]): number {
+  private writeProcesses(
+    ts: number,
+    bootTime: number,
+    procs: readonly ProcessCounters[],
+    write: number,
+  ): number {
     if (this.bootTime === null || Math.abs(bootTime - this.bootTime) > BOOT_TIME_TOLERANCE_S) {
       this.bootTime = bootTime;
       this.written = new Map();
@@ -148,13 +266,20 @@ export class SampleWriter {
       this.markAllExited.run(ts);
       this.firstProcessWrite = false;
     }
-    const next = new Map<string, Written>();
     let rows = 0;
-    for (const p of procs) {
-      const key = processKey(p);
-      let w = this.written.get(key);
+    const rowValues = this.processRows.values;
+    // Indexed loops on this path: at 1 Hz it runs unoptimized, where each step of a for-of
+    // loop allocates an iterator result.
+    for (let i = 0; i < procs.length; i++) {
+      const p = procs[i]!;
+      let w = this.written.get(p.pid);
+      if (w !== undefined && w.startTicks !== p.start_ticks) {
+        // The PID was reused: the process we knew under it has exited.
+        this.markExited.run(ts, w.id);
+        w = undefined;
+      }
       if (w === undefined) {
-        this.insertProcess.run(
+        const id = this.insertProcess.get(
           this.bootTime,
           p.pid,
           p.start_ticks,
@@ -163,10 +288,11 @@ export class SampleWriter {
           p.comm,
           p.cmdline,
           ts,
-        );
-        const id = this.selectProcess.get(this.bootTime, p.pid, p.start_ticks) as number;
+        ) as number;
         w = {
           id,
+          pid: p.pid,
+          startTicks: p.start_ticks,
           comm: p.comm,
           utime: -1,
           stime: -1,
@@ -174,11 +300,14 @@ export class SampleWriter {
           threads: -1,
           read: null,
           write: null,
+          seen: 0,
         };
+        this.written.set(p.pid, w);
       } else if (w.comm !== p.comm) {
         this.updateProcess.run(p.comm, p.cmdline, w.id);
         w.comm = p.comm;
       }
+      w.seen = write;
       if (
         w.utime !== p.utime ||
         w.stime !== p.stime ||
@@ -187,7 +316,7 @@ export class SampleWriter {
         w.read !== p.read_bytes ||
         w.write !== p.write_bytes
       ) {
-        this.insertProcessRow.run(
+        rowValues.push(
           w.id,
           ts,
           p.utime,
@@ -205,11 +334,71 @@ export class SampleWriter {
         w.write = p.write_bytes;
         rows++;
       }
-      next.set(key, w);
-      this.written.delete(key);
     }
-    for (const gone of this.written.values()) this.markExited.run(ts, gone.id);
-    this.written = next;
+    this.processRows.insert();
+    // Every process of this snapshot is in the map now; any more entries have exited.
+    if (this.written.size > procs.length) {
+      for (const gone of this.written.values()) {
+        if (gone.seen === write) continue;
+        this.markExited.run(ts, gone.id);
+        this.written.delete(gone.pid);
+      }
+    }
     return rows;
+  }
+}
+
+/** Same values in every counter column (NaN, never stored as such, never matches). */
+function sameCounters<T>(a: T, b: T, columns: readonly (keyof T)[]): boolean {
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
+    if (a[column] !== b[column]) return false;
+  }
+  return true;
+}
+
+/** The most rows one multi-row INSERT takes: 64 x 10 parameters, far below SQLite's limit. */
+const MAX_BATCH_ROWS = 64;
+
+/**
+ * Rows of one table gathered during a write, then inserted with as few statements as
+ * possible: multi-row INSERTs of 64, 32, 16... rows, each statement prepared once. Running
+ * one statement costs about as much as binding its values, so this saves nearly all but
+ * one statement per table and tick.
+ */
+class RowBatch {
+  /** The rows' values, row after row; insert() empties it. */
+  readonly values: (number | null)[] = [];
+  private readonly inserts = new Map<number, Statement>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly table: string,
+    private readonly columns: number,
+  ) {}
+
+  insert(): void {
+    const values = this.values;
+    const width = this.columns;
+    for (let at = 0; at < values.length;) {
+      const left = (values.length - at) / width;
+      const rows = left >= MAX_BATCH_ROWS ? MAX_BATCH_ROWS : 2 ** Math.floor(Math.log2(left));
+      const end = at + rows * width;
+      this.statement(rows).run(at === 0 && end === values.length ? values : values.slice(at, end));
+      at = end;
+    }
+    values.length = 0;
+  }
+
+  private statement(rows: number): Statement {
+    let insert = this.inserts.get(rows);
+    if (insert === undefined) {
+      const row = `(?${', ?'.repeat(this.columns - 1)})`;
+      insert = this.db.prepare(
+        `INSERT OR REPLACE INTO ${this.table} VALUES ${new Array<string>(rows).fill(row).join(', ')}`,
+      );
+      this.inserts.set(rows, insert);
+    }
+    return insert;
   }
 }
