@@ -1,6 +1,9 @@
 // Recorder overhead: `kmpm mcp` (recorder + MCP server in one process, a client connected)
 // side by side with prometheus-node-exporter scraped every second, over the same window.
-//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 30]
+// --against DIR runs a second kmpm from another built checkout (e.g. a `git worktree` of
+// the previous commit after `npm ci`) beside this one, on its own data directory: an A/B
+// over the same window, which is the only fair comparison on a shared, noisy machine.
+//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 30] [--against DIR]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,16 +16,17 @@ import { arg, cpuSeconds, machine, processCount, rssBytes, sleep } from './lib.m
 const seconds = Number(arg('seconds', process.env.BENCH_SECONDS ?? '300'));
 const warmup = Number(arg('warmup', '30'));
 const targetProcs = Number(arg('procs', '0'));
+const against = arg('against', null);
 const exporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/bin/node_exporter'].find((p) =>
   fs.existsSync(p),
 );
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-'));
 const sleepers = [];
 const children = [];
+const recorders = [];
 function cleanup() {
   for (const c of [...children, ...sleepers]) c.kill('SIGKILL');
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  for (const r of recorders) fs.rmSync(r.dataDir, { recursive: true, force: true });
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
@@ -32,14 +36,23 @@ while (targetProcs && processCount() < targetProcs) {
   if (sleepers.length % 50 === 0) await sleep(50);
 }
 
-const transport = new StdioClientTransport({
-  command: process.execPath,
-  args: ['bin/kmpm', 'mcp', '--data-dir', dataDir],
-  stderr: 'ignore',
-});
-const client = new Client({ name: 'bench', version: '1' });
-await client.connect(transport);
-const kmpmPid = transport.pid;
+/** One `kmpm mcp` with a client connected, recording into its own data directory. */
+async function startKmpm(name, root) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-'));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [path.join(root, 'bin/kmpm'), 'mcp', '--data-dir', dataDir],
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(transport);
+  const r = { name, dataDir, client, pid: transport.pid };
+  recorders.push(r);
+  return r;
+}
+
+await startKmpm('kmpm mcp', '.');
+if (against) await startKmpm(`kmpm mcp (${against})`, path.resolve(against));
 
 let exporter = null;
 let port = 0;
@@ -73,7 +86,7 @@ const scraper = (async () => {
 
 // Logical size as a reader sees it (main file + committed WAL frames, less free pages):
 // file sizes alone mostly show the WAL, which is reused in place and never shrinks.
-const dbBytes = () => {
+const dbBytes = (dataDir) => {
   const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
   try {
     const pages =
@@ -83,7 +96,7 @@ const dbBytes = () => {
     db.close();
   }
 };
-const rows = () => {
+const rows = (dataDir) => {
   const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
   try {
     return db
@@ -103,40 +116,49 @@ await sleep(warmup * 1000);
 
 const start = {
   t: performance.now(),
-  kmpm: cpuSeconds(kmpmPid),
   exp: exporter ? cpuSeconds(exporter.pid) : 0,
   self: process.cpuUsage(),
-  db: dbBytes(),
 };
-const rss = { kmpm: [], exp: [] };
+for (const r of recorders) {
+  r.cpu0 = cpuSeconds(r.pid);
+  r.db0 = dbBytes(r.dataDir);
+  r.rss = [];
+}
+const expRss = [];
 for (let s = 0; s < seconds; s += 10) {
   await sleep(Math.min(10, seconds - s) * 1000);
-  rss.kmpm.push(rssBytes(kmpmPid));
-  if (exporter) rss.exp.push(rssBytes(exporter.pid));
+  for (const r of recorders) r.rss.push(rssBytes(r.pid));
+  if (exporter) expRss.push(rssBytes(exporter.pid));
 }
 const wall = (performance.now() - start.t) / 1000;
-const kmpmCpu = (100 * (cpuSeconds(kmpmPid) - start.kmpm)) / wall;
 const expCpu = exporter ? (100 * (cpuSeconds(exporter.pid) - start.exp)) / wall : NaN;
 const selfCpu = process.cpuUsage(start.self);
 const scraperCpu = (100 * (selfCpu.user + selfCpu.system)) / 1e6 / wall;
-const growthMBh = ((dbBytes() - start.db) / 2 ** 20) * (3600 / wall);
 const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length / 2 ** 20;
 
 console.log(`processes during run: ${processCount()}`);
-console.log(
-  `kmpm mcp (recorder + MCP server): ${kmpmCpu.toFixed(3)} % of one core, RSS ${mean(rss.kmpm).toFixed(1)} MB mean / ${(Math.max(...rss.kmpm) / 2 ** 20).toFixed(1)} MB max`,
-);
 if (exporter) {
   console.log(
-    `node_exporter: ${expCpu.toFixed(3)} % of one core, RSS ${mean(rss.exp).toFixed(1)} MB mean; scraper (this process, ${scrapes} scrapes): ${scraperCpu.toFixed(3)} %`,
-  );
-  console.log(
-    `ratio kmpm / (node_exporter + scraper): ${(kmpmCpu / (expCpu + scraperCpu)).toFixed(2)}`,
+    `node_exporter: ${expCpu.toFixed(3)} % of one core, RSS ${mean(expRss).toFixed(1)} MB mean; scraper (this process, ${scrapes} scrapes): ${scraperCpu.toFixed(3)} %`,
   );
 }
-console.log(`database growth: ${growthMBh.toFixed(2)} MB/h; stored: ${JSON.stringify(rows())}`);
+for (const r of recorders) {
+  const cpu = (100 * (cpuSeconds(r.pid) - r.cpu0)) / wall;
+  const growthMBh = ((dbBytes(r.dataDir) - r.db0) / 2 ** 20) * (3600 / wall);
+  console.log(
+    `${r.name} (recorder + MCP server): ${cpu.toFixed(3)} % of one core, RSS ${mean(r.rss).toFixed(1)} MB mean / ${(Math.max(...r.rss) / 2 ** 20).toFixed(1)} MB max`,
+  );
+  if (exporter) {
+    console.log(
+      `  ratio kmpm / (node_exporter + scraper): ${(cpu / (expCpu + scraperCpu)).toFixed(2)}`,
+    );
+  }
+  console.log(
+    `  database growth: ${growthMBh.toFixed(2)} MB/h; stored: ${JSON.stringify(rows(r.dataDir))}`,
+  );
+}
 
 scraping = false;
 await scraper;
-await client.close();
+for (const r of recorders) await r.client.close();
 process.exit(0);
