@@ -114,6 +114,31 @@ describe('Recorder', () => {
     expect(count('SELECT count(*) FROM recorder_stat')).toBe(1);
   });
 
+  it('runs retention every retentionEveryMs, and at once again after a failed pass', () => {
+    const { recorder, store, count } = rig({
+      clock: () => T,
+      rawRetentionMs: HOUR,
+      housekeepingMs: 10 * HOUR,
+      retentionEveryMs: 10 * 60_000,
+    });
+    recorder.tick(T - 3 * HOUR);
+    recorder.housekeeping(T);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(0);
+    recorder.tick(T - 2 * HOUR); // expired on arrival: it waits for the next pass
+    recorder.housekeeping(T + 60_000);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(1);
+    recorder.housekeeping(T + 10 * 60_000);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(0);
+
+    recorder.tick(T - 2 * HOUR);
+    store.db.exec('ALTER TABLE recorder_stat RENAME TO recorder_stat_away');
+    recorder.housekeeping(T + 20 * 60_000); // fails before pruning
+    store.db.exec('ALTER TABLE recorder_stat_away RENAME TO recorder_stat');
+    expect(count('SELECT count(*) FROM system_raw')).toBe(1);
+    recorder.housekeeping(T + 21 * 60_000); // a minute later, not ten
+    expect(count('SELECT count(*) FROM system_raw')).toBe(0);
+  });
+
   it('counts a failing collector with its last error and stores what the others read', () => {
     // a recorded /proc tree without loadavg: that collector fails, for real, every tick
     const root = path.join(tempDir(), 'proc');

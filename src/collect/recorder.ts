@@ -18,8 +18,13 @@ export interface RecorderOptions {
   minuteRetentionMs?: number;
   /** 1-hour rollups kept this long (default 2 years). */
   hourRetentionMs?: number;
-  /** How often self-metrics are flushed and retention runs (default 60 s). */
+  /** How often self-metrics are flushed and complete minutes rolled up (default 60 s). */
   housekeepingMs?: number;
+  /**
+   * How often retention deletes expired rows (default 10 min), at the next housekeeping;
+   * sooner while a pass stopped at its batch limit.
+   */
+  retentionEveryMs?: number;
   clock?: () => number;
   logger: Logger;
   /** Called with every stored snapshot (alert evaluation hooks in here). */
@@ -36,6 +41,7 @@ interface CollectorTotals {
 
 export const DEFAULT_RAW_RETENTION_MS = 48 * 3600_000;
 const DEFAULT_SELF_RETENTION_MS = 30 * 24 * 3600_000;
+const DEFAULT_RETENTION_EVERY_MS = 10 * 60_000;
 
 /**
  * Samples on a self-correcting timer (setInterval drifts ~70 ms/min), writes one
@@ -53,6 +59,8 @@ export class Recorder {
   private lastProcessCount = 0;
   private lastCpu = process.cpuUsage();
   private lastHousekeeping: number;
+  private lastRetention = -Infinity;
+  private retentionBehind = false;
   private failures = 0;
 
   constructor(
@@ -136,28 +144,43 @@ export class Recorder {
 
   housekeeping(now: number): void {
     this.lastHousekeeping = now;
+    const retention =
+      this.retentionBehind ||
+      now - this.lastRetention >= (this.opts.retentionEveryMs ?? DEFAULT_RETENTION_EVERY_MS);
+    let behind = false;
     try {
       this.flushStats(now);
-      pruneRaw(this.store.db, now - (this.opts.rawRetentionMs ?? DEFAULT_RAW_RETENTION_MS));
-      pruneSelfMetrics(
-        this.store.db,
-        now - (this.opts.selfRetentionMs ?? DEFAULT_SELF_RETENTION_MS),
-      );
+      if (retention) {
+        const cutoff = now - (this.opts.rawRetentionMs ?? DEFAULT_RAW_RETENTION_MS);
+        behind = pruneRaw(this.store.db, cutoff).more;
+        pruneSelfMetrics(
+          this.store.db,
+          now - (this.opts.selfRetentionMs ?? DEFAULT_SELF_RETENTION_MS),
+        );
+      }
     } catch (err) {
+      behind = true;
       this.opts.logger.warn({ err }, 'housekeeping failed; will retry');
     }
     const { machine, minuteRetentionMs, hourRetentionMs } = this.opts;
-    if (!machine) return;
-    try {
-      maintainTiers(this.store.db, {
-        now,
-        machine,
-        ...(minuteRetentionMs === undefined ? {} : { minuteRetentionMs }),
-        ...(hourRetentionMs === undefined ? {} : { hourRetentionMs }),
-      });
-    } catch (err) {
-      // each rolled-up bucket commits with its watermark, so a retry resumes cleanly
-      this.opts.logger.warn({ err }, 'rollup failed; will retry');
+    if (machine) {
+      try {
+        const tiers = maintainTiers(this.store.db, {
+          now,
+          machine,
+          prune: retention,
+          ...(minuteRetentionMs === undefined ? {} : { minuteRetentionMs }),
+          ...(hourRetentionMs === undefined ? {} : { hourRetentionMs }),
+        });
+        behind ||= tiers.more;
+      } catch (err) {
+        // each rolled-up bucket commits with its watermark, so a retry resumes cleanly
+        this.opts.logger.warn({ err }, 'rollup failed; will retry');
+      }
+    }
+    if (retention) {
+      this.lastRetention = now;
+      this.retentionBehind = behind;
     }
   }
 

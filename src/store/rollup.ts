@@ -3,6 +3,7 @@
  * says it is done commit in ONE immediate transaction, so a crash leaves either all of a
  * bucket or none of it: no gap, no double counting, and the next call resumes.
  */
+import type { Statement } from 'better-sqlite3';
 import { SYSTEM_METRICS, type SystemMetric } from '../analyze/catalog.js';
 import { deriveSystem } from '../analyze/derive.js';
 import { QuantileSketch } from '../analyze/sketch.js';
@@ -68,17 +69,55 @@ function commit(db: Db, series: SeriesIds, key: string, until: number, work: () 
   }
 }
 
+/**
+ * What the rollups of one database prepare once: the recorder rolls up every minute, and
+ * preparing a dozen statements each time cost more than some of the minutes' work.
+ */
+interface RollupContext {
+  query: SampleQuery;
+  series: SeriesIds;
+  writer: BucketWriter;
+  prevTs: Statement;
+  nextRaw: Statement;
+  nextRun: Statement;
+  firstAtOrAfter: Statement;
+  hourRows: Statement;
+}
+
+const contexts = new WeakMap<Db, RollupContext>();
+
+function contextFor(db: Db): RollupContext {
+  let ctx = contexts.get(db);
+  if (ctx) return ctx;
+  ctx = {
+    query: new SampleQuery(db),
+    series: new SeriesIds(db),
+    writer: new BucketWriter(db),
+    prevTs: db.prepare('SELECT max(ts) FROM system_raw WHERE ts < ?').pluck(),
+    nextRaw: db.prepare('SELECT min(ts) FROM system_raw WHERE ts >= ?').pluck(),
+    nextRun: db
+      .prepare('SELECT min(ended_at) FROM automation_run WHERE ended_at >= ? AND ended_at < ?')
+      .pluck(),
+    // Per-series index seeks: rollup_1m is keyed by (series_id, ts) and has no ts index.
+    firstAtOrAfter: db
+      .prepare(
+        `SELECT min((SELECT ts FROM rollup_1m r WHERE r.series_id = s.id AND r.ts >= ?
+           ORDER BY r.ts LIMIT 1)) FROM series s`,
+      )
+      .pluck(),
+    hourRows: db.prepare(
+      `SELECT r.series_id, r.last, r.last_ts, r.sketch FROM series s CROSS JOIN rollup_1m r
+       ON r.series_id = s.id AND r.ts >= ? AND r.ts < ? ORDER BY r.series_id`,
+    ),
+  };
+  contexts.set(db, ctx);
+  return ctx;
+}
+
 export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
   const maxMinutes = opts.maxMinutes ?? 30;
   const limit = floorTo(opts.now - (opts.lagMs ?? 5_000), MINUTE_MS);
-  const query = new SampleQuery(db);
-  const series = new SeriesIds(db);
-  const writer = new BucketWriter(db);
-  const prevTs = db.prepare('SELECT max(ts) FROM system_raw WHERE ts < ?').pluck();
-  const nextRaw = db.prepare('SELECT min(ts) FROM system_raw WHERE ts >= ?').pluck();
-  const nextRun = db
-    .prepare('SELECT min(ended_at) FROM automation_run WHERE ended_at >= ? AND ended_at < ?')
-    .pluck();
+  const { query, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
   /** Start of the first minute at or after `from` that has anything to roll up. */
   const nextMinute = (from: number): number | null => {
     const raw = nextRaw.get(from) as number | null;
@@ -169,19 +208,7 @@ export function rollupHours(db: Db, opts: { now: number; maxHours?: number }): R
   const minutesUntil = watermark(db, ROLLUP_1M_UNTIL);
   if (minutesUntil === null) return { buckets: 0, until: null, more: false };
   const limit = floorTo(Math.min(minutesUntil, opts.now), HOUR_MS);
-  const series = new SeriesIds(db);
-  const writer = new BucketWriter(db);
-  // Per-series index seeks: rollup_1m is keyed by (series_id, ts) and has no ts index.
-  const firstAtOrAfter = db
-    .prepare(
-      `SELECT min((SELECT ts FROM rollup_1m r WHERE r.series_id = s.id AND r.ts >= ?
-         ORDER BY r.ts LIMIT 1)) FROM series s`,
-    )
-    .pluck();
-  const hourRows = db.prepare(
-    `SELECT r.series_id, r.last, r.last_ts, r.sketch FROM series s CROSS JOIN rollup_1m r
-     ON r.series_id = s.id AND r.ts >= ? AND r.ts < ? ORDER BY r.series_id`,
-  );
+  const { series, writer, firstAtOrAfter, hourRows } = contextFor(db);
   const nextHour = (from: number): number | null => {
     const t = firstAtOrAfter.get(from) as number | null;
     return t === null ? null : floorTo(t, HOUR_MS);

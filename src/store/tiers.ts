@@ -14,20 +14,24 @@ export interface TierOptions {
   minuteRetentionMs?: number;
   /** 1-hour rows kept this long (default 2 years). */
   hourRetentionMs?: number;
+  /** Apply the tiers' retention too (default true); the recorder does it less often. */
+  prune?: boolean;
 }
 
 export interface TierReport {
   minutes: number;
   hours: number;
   pruned: number;
+  /** A retention pass stopped at its batch limit with more rows due. */
+  more: boolean;
 }
 
 export function maintainTiers(db: Db, opts: TierOptions): TierReport {
   const { now } = opts;
   const minutes = rollupMinutes(db, { now, machine: opts.machine }).buckets;
   const hours = rollupHours(db, { now }).buckets;
-  const pruned =
-    pruneTier(db, '1m', now - (opts.minuteRetentionMs ?? DEFAULT_MINUTE_RETENTION_MS)).deleted +
-    pruneTier(db, '1h', now - (opts.hourRetentionMs ?? DEFAULT_HOUR_RETENTION_MS)).deleted;
-  return { minutes, hours, pruned };
+  if (opts.prune === false) return { minutes, hours, pruned: 0, more: false };
+  const m = pruneTier(db, '1m', now - (opts.minuteRetentionMs ?? DEFAULT_MINUTE_RETENTION_MS));
+  const h = pruneTier(db, '1h', now - (opts.hourRetentionMs ?? DEFAULT_HOUR_RETENTION_MS));
+  return { minutes, hours, pruned: m.deleted + h.deleted, more: m.more || h.more };
 }
