@@ -56,6 +56,23 @@ export const SYSTEM_FIELDS = [
   'tcp_out_segs',
 ] as const;
 
+/**
+ * Fields the kernel reports with two decimals (load averages, PSI averages). system_raw
+ * stores them as integer hundredths: SQLite keeps a small integer in 1–2 bytes, a
+ * fractional REAL in 8, which made these a fifth of every stored sample.
+ */
+export const HUNDREDTHS_FIELDS: ReadonlySet<string> = new Set([
+  'load1',
+  'load5',
+  'load15',
+  'psi_cpu_some_avg10',
+  'psi_cpu_full_avg10',
+  'psi_memory_some_avg10',
+  'psi_memory_full_avg10',
+  'psi_io_some_avg10',
+  'psi_io_full_avg10',
+]);
+
 export type SystemField = (typeof SYSTEM_FIELDS)[number];
 /** null = not available on this machine (e.g. no PSI, no oom_kill on old kernels). */
 export type SystemCounters = Record<SystemField, number | null>;

@@ -188,3 +188,28 @@ describe('migrating rows stored before devices were stored on change', () => {
     store.close();
   });
 });
+
+describe('migrating load and PSI averages stored as plain numbers', () => {
+  it('turns them into hundredths, so old samples read back unchanged', () => {
+    const dir = tempDir();
+    const db = new Database(path.join(dir, DB_FILE));
+    for (const [i, sql] of MIGRATIONS.slice(0, 4).entries()) {
+      db.exec(sql);
+      db.pragma(`user_version = ${i + 1}`);
+    }
+    db.prepare(
+      'INSERT INTO system_raw (ts, load1, load15, psi_io_some_avg10, cpu_user) VALUES (?, ?, ?, ?, ?)',
+    ).run(1000, 1.23, 0.05, 99.99, 12345);
+    db.close();
+    const store = Store.open(dir); // migrates
+    const [read] = store.query.systemSnapshots(0, 2000);
+    expect(read?.system).toMatchObject({
+      load1: 1.23,
+      load5: null,
+      load15: 0.05,
+      psi_io_some_avg10: 99.99,
+      cpu_user: 12345,
+    });
+    store.close();
+  });
+});

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { emptySystem } from '../collect/collector.js';
 import {
+  HUNDREDTHS_FIELDS,
   SYSTEM_FIELDS,
   type CpuTimes,
   type DiskCounters,
@@ -10,6 +11,8 @@ import {
 } from '../types.js';
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS, isTombstone, type DeviceKind } from './device-rows.js';
+
+const HUNDREDTHS = SYSTEM_FIELDS.filter((f) => HUNDREDTHS_FIELDS.has(f));
 
 export interface ProcessIdentity {
   id: number;
@@ -110,6 +113,10 @@ export class SampleQuery {
       const ts = row.ts as number;
       const system = emptySystem();
       for (const f of SYSTEM_FIELDS) system[f] = row[f] ?? null;
+      for (const f of HUNDREDTHS) {
+        const v = system[f];
+        if (v !== null) system[f] = v / 100;
+      }
       const snap: Snapshot = { ts, system, cores: [], disks: [], nets: [], processes: null };
       byTs.set(ts, snap);
       out.push(snap);

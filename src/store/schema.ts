@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { SYSTEM_FIELDS } from '../types.js';
+import { HUNDREDTHS_FIELDS, SYSTEM_FIELDS } from '../types.js';
 
 /**
  * Ordered migrations; PRAGMA user_version records how many have run.
@@ -131,6 +131,8 @@ export const MIGRATIONS: readonly string[] = [
     WHERE next_ts IS NOT NULL;`,
     )
     .join('\n'),
+  // Load and PSI averages are stored as integer hundredths from now on (HUNDREDTHS_FIELDS).
+  `UPDATE system_raw SET ${[...HUNDREDTHS_FIELDS].map((f) => `${f} = round(${f} * 100)`).join(', ')};`,
 ];
 
 export function migrate(db: Database.Database): void {

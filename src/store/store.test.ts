@@ -78,6 +78,27 @@ describe('store write and read paths', () => {
     store.close(); // idempotent
   });
 
+  it('stores load and PSI averages as integer hundredths and reads back the same numbers', () => {
+    const store = Store.open(tempDir());
+    const averages = {
+      load1: 2.37,
+      load5: 0.07,
+      load15: 11.5,
+      psi_cpu_some_avg10: 20.41,
+      psi_io_full_avg10: 0.3,
+      psi_memory_some_avg10: 0,
+    };
+    store.createWriter().write(snap(1000, { ...system(1), ...averages }));
+    const [read] = store.query.systemSnapshots(0, 2000);
+    expect(read?.system).toMatchObject({ ...averages, psi_cpu_full_avg10: null });
+    const stored = store.db
+      .prepare('SELECT load1, typeof(load1) AS t, psi_cpu_some_avg10 AS psi FROM system_raw')
+      .get();
+    // what SQLite keeps is a small integer (a REAL with no fraction is stored as one)
+    expect(stored).toEqual({ load1: 237, t: 'real', psi: 2041 });
+    store.close();
+  });
+
   it('round-trips machines with many cores, whatever their number', () => {
     const store = Store.open(tempDir());
     const w = store.createWriter();

@@ -7,6 +7,7 @@ import {
   type DeviceKind,
 } from './device-rows.js';
 import {
+  HUNDREDTHS_FIELDS,
   SYSTEM_FIELDS,
   type DiskCounters,
   type NetCounters,
@@ -14,6 +15,9 @@ import {
   type Snapshot,
 } from '../types.js';
 import type { Db } from './db.js';
+
+/** Positions in SYSTEM_FIELDS of the fields stored as hundredths. */
+const HUNDREDTHS_INDEXES = SYSTEM_FIELDS.flatMap((f, i) => (HUNDREDTHS_FIELDS.has(f) ? [i] : []));
 
 interface Written {
   id: number;
@@ -142,6 +146,11 @@ export class SampleWriter {
     const args = this.systemArgs;
     args[0] = ts;
     for (let i = 0; i < SYSTEM_FIELDS.length; i++) args[i + 1] = s.system[SYSTEM_FIELDS[i]!];
+    for (let i = 0; i < HUNDREDTHS_INDEXES.length; i++) {
+      const at = HUNDREDTHS_INDEXES[i]! + 1;
+      const v = args[at];
+      if (v !== null && v !== undefined) args[at] = Math.round(v * 100);
+    }
     this.insertSystem.run(args);
     const cores = this.coreRows.values;
     for (let i = 0; i < s.cores.length; i++) {
