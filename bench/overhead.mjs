@@ -86,12 +86,30 @@ const scraper = (async () => {
 
 // Logical size as a reader sees it (main file + committed WAL frames, less free pages):
 // file sizes alone mostly show the WAL, which is reused in place and never shrinks.
+// `raw` is the part in the raw sample tables (and their indexes), without the rolled-up
+// tiers, the audit log and the rest.
+const RAW_TABLES = new Set([
+  'system_raw',
+  'core_raw',
+  'disk_raw',
+  'net_raw',
+  'process',
+  'process_raw',
+]);
 const dbBytes = (dataDir) => {
   const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
   try {
     const pages =
       db.pragma('page_count', { simple: true }) - db.pragma('freelist_count', { simple: true });
-    return pages * db.pragma('page_size', { simple: true });
+    let raw = 0;
+    for (const r of db.prepare('SELECT tbl_name AS t, name FROM sqlite_schema').all()) {
+      if (!RAW_TABLES.has(r.t)) continue;
+      raw += db
+        .prepare('SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?')
+        .pluck()
+        .get(r.name);
+    }
+    return { total: pages * db.pragma('page_size', { simple: true }), raw };
   } finally {
     db.close();
   }
@@ -144,7 +162,8 @@ if (exporter) {
 }
 for (const r of recorders) {
   const cpu = (100 * (cpuSeconds(r.pid) - r.cpu0)) / wall;
-  const growthMBh = ((dbBytes(r.dataDir) - r.db0) / 2 ** 20) * (3600 / wall);
+  const db1 = dbBytes(r.dataDir);
+  const perHour = (a, b) => (((a - b) / 2 ** 20) * (3600 / wall)).toFixed(2);
   console.log(
     `${r.name} (recorder + MCP server): ${cpu.toFixed(3)} % of one core, RSS ${mean(r.rss).toFixed(1)} MB mean / ${(Math.max(...r.rss) / 2 ** 20).toFixed(1)} MB max`,
   );
@@ -154,7 +173,7 @@ for (const r of recorders) {
     );
   }
   console.log(
-    `  database growth: ${growthMBh.toFixed(2)} MB/h; stored: ${JSON.stringify(rows(r.dataDir))}`,
+    `  database growth: ${perHour(db1.total, r.db0.total)} MB/h, of which raw samples ${perHour(db1.raw, r.db0.raw)} MB/h; stored: ${JSON.stringify(rows(r.dataDir))}`,
   );
 }
 
