@@ -2,21 +2,28 @@
 // first) on a real SQLite file: 1,000 rules (system metrics, single automations and "any
 // automation" rules, every operator) evaluated once per simulated second. Three regimes:
 // quiet (nothing near its threshold), pending (every state written every tick) and firing
-// (every rule firing, reminders due every cooldown).
-//   npm run bench:alerts -- [--rules 1000] [--ticks 600]
+// (every rule firing, reminders due every cooldown). Then the whole per-tick hook the
+// recorder calls (AlertRuntime.onSnapshot: rule reload check, evaluation, automation runs,
+// delivery scheduling) with 0, 1, 100 and 1,000 quiet rules, ticks spaced apart so that the
+// code runs as cold as it does at 1 Hz.
+//   npm run bench:alerts -- [--rules 1000] [--ticks 600] [--runtime-ticks 200] [--spacing-ms 50]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { emptySnapshot } from '../dist/collect/collector.js';
 import { AlertEvaluator } from '../dist/alerts/evaluator.js';
+import { AlertRuntime } from '../dist/alerts/runtime.js';
 import { normalizeRule } from '../dist/alerts/rule.js';
 import { initialState, step } from '../dist/alerts/state.js';
 import { AlertStore } from '../dist/alerts/store.js';
 import { openDatabase } from '../dist/store/db.js';
-import { arg, machine, percentile } from './lib.mjs';
+import { Store } from '../dist/store/index.js';
+import { arg, machine, percentile, sleep } from './lib.mjs';
 
 const nRules = Number(arg('rules', '1000'));
 const ticks = Number(arg('ticks', '600'));
+const runtimeTicks = Number(arg('runtime-ticks', '200'));
+const spacingMs = Number(arg('spacing-ms', '50'));
 const WARMUP = 60;
 const AUTOMATIONS = 50;
 const OPS = ['gt', 'gte', 'lt', 'lte', 'eq'];
@@ -158,6 +165,58 @@ function measureStep() {
   return Number(process.hrtime.bigint() - start) / 1000 / n / nRules;
 }
 
+/**
+ * AlertRuntime.onSnapshot as the recorder calls it, on a real data directory: wall and CPU
+ * time of the synchronous hook per tick, `count` quiet system rules.
+ */
+async function measureRuntime(count) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-alerts-'));
+  const store = Store.open(dir);
+  try {
+    const alerts = new AlertStore(store.db);
+    for (let i = 0; i < count; i++) {
+      const input = ruleInput(i * 10 + (i % 7), 'quiet'); // system rules only
+      alerts.upsertRule(normalizeRule(input), 0);
+    }
+    const silent = { info() {}, warn() {}, error() {}, debug() {}, fatal() {} };
+    const rt = new AlertRuntime(alerts, store.runs, {
+      intervalMs: 1000,
+      logger: silent,
+      senders: { log: () => Promise.resolve() },
+    });
+    rt.start();
+    await rt.dispatcher.idle();
+    const snap = snapshots();
+    const wall = [];
+    const cpu = [];
+    for (let t = 1; t <= 20 + runtimeTicks; t++) {
+      const s = snap(Date.now());
+      const c0 = process.cpuUsage();
+      const w0 = process.hrtime.bigint();
+      rt.onSnapshot(s);
+      const us = Number(process.hrtime.bigint() - w0) / 1000;
+      const c = process.cpuUsage(c0);
+      await rt.dispatcher.idle();
+      if (t > 20) {
+        wall.push(us);
+        cpu.push(c.user + c.system);
+      }
+      await sleep(spacingMs);
+    }
+    wall.sort((a, b) => a - b);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return {
+      mean: mean(wall),
+      p50: percentile(wall, 0.5),
+      p99: percentile(wall, 0.99),
+      cpu: mean(cpu),
+    };
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 console.log(`machine: ${machine()}`);
 console.log(`${nRules} rules, ${ticks} ticks after ${WARMUP} warm-up ticks, 1 s simulated apart\n`);
 console.log(`pure step() only: ${measureStep().toFixed(3)} µs/rule/tick`);
@@ -166,5 +225,16 @@ for (const regime of ['quiet', 'pending', 'firing']) {
   console.log(
     `${regime.padEnd(8)} mean ${r.mean.toFixed(3)} µs/rule/tick, p50 ${r.p50.toFixed(3)}, ` +
       `p99 ${r.p99.toFixed(3)}; states ${JSON.stringify(r.states)}; ${r.notifications} notifications`,
+  );
+}
+
+console.log(
+  `\nAlertRuntime.onSnapshot per tick (${runtimeTicks} ticks ${spacingMs} ms apart, quiet system rules):`,
+);
+for (const count of [0, 1, 100, 1000]) {
+  const r = await measureRuntime(count);
+  console.log(
+    `${String(count).padStart(5)} rules: mean ${r.mean.toFixed(1)} µs, p50 ${r.p50.toFixed(1)}, ` +
+      `p99 ${r.p99.toFixed(1)}; CPU ${r.cpu.toFixed(1)} µs/tick`,
   );
 }
