@@ -4,7 +4,7 @@ import { snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { openDatabase } from '../store/db.js';
 import type { Snapshot } from '../types.js';
-import { AlertEngineError, AlertEvaluator } from './evaluator.js';
+import { AlertEngineError, AlertEvaluator, RUN_LOOKBACK_MS, RUN_OVERLAP_MS } from './evaluator.js';
 import { normalizeRule, type AlertRuleInput } from './rule.js';
 import type { FinishedRun } from './runs.js';
 import { acknowledge } from './state.js';
@@ -278,6 +278,111 @@ describe('AlertEvaluator on synthetic snapshots', () => {
     ev.evaluateValues(1 * S, null, 1 * S);
     expect(ev.current().map((e) => e.rule.spec.alert_name)).toEqual(['mem']);
     expect(ev.broken.map((b) => b.name)).toEqual(['cpu']);
+  });
+
+  it('with no rules does nothing but notice a rule another process creates, on the next tick', () => {
+    const { db, evaluator, file } = setup();
+    const ev = evaluator();
+    ev.start(0);
+    const m = machine();
+    expect(drive(ev, 0, 5, () => 95)).toEqual([]);
+    expect(ev.current()).toEqual([]);
+    const other = new AlertStore(openDatabase(file));
+    other.upsertRule(
+      normalizeRule({ alert_name: 'hot', metric_type: 'cpu', threshold_value: 80 }),
+      6 * S,
+    );
+    other.db.close();
+    ev.evaluate(m(6, 95), m(7, 95), 7 * S);
+    expect(ev.current().map((e) => [e.rule.spec.alert_name, e.state.status])).toEqual([
+      ['hot', 'pending'],
+    ]);
+    expect(db.prepare('SELECT count(*) FROM alert_state').pluck().get()).toBe(1);
+  });
+
+  it('writes nothing on a quiet tick: it goes on while another connection holds the write lock', () => {
+    const { db, store, define, evaluator, file } = setup();
+    define({});
+    const ev = evaluator(3600_000);
+    ev.start(0);
+    drive(ev, 0, 3, () => 10);
+    db.pragma('busy_timeout = 0'); // a write attempt fails at once instead of waiting
+    const other = openDatabase(file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const m = machine();
+      let prev = m(3, 10);
+      for (let t = 4; t <= 10; t++) ev.evaluate(prev, (prev = m(t, 10)), t * S);
+      expect(ev.current()[0]?.state).toMatchObject({ status: 'inactive', lastTs: 10 * S });
+      // a tick that must store a state needs the lock, fails whole, and is retried
+      expect(() => ev.evaluate(prev, (prev = m(11, 95)), 11 * S)).toThrow(AlertEngineError);
+      expect(ev.current()[0]?.state.status).toBe('inactive');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    const m = machine();
+    ev.evaluate(m(11, 95), m(12, 95), 12 * S);
+    expect(store.getRule('cpu')?.state).toMatchObject({ status: 'pending', activeAt: 12 * S });
+  });
+
+  it('recomputes from stored state when another process changes a rule between read and write', () => {
+    const { store, define, evaluator, file } = setup();
+    define({});
+    const ev = evaluator();
+    ev.start(0);
+    expect(drive(ev, 0, 40, () => 95)).toEqual(['31:firing']);
+    // Acknowledged by another connection just as this tick computes its steps: the tick's
+    // first read of the version is before the acknowledgement, its write after.
+    const other = new AlertStore(openDatabase(file));
+    const realVersion = store.version.bind(store);
+    let reads = 0;
+    store.version = () => {
+      const v = realVersion();
+      if (++reads === 1) other.updateState('cpu', 95 * S, (s) => acknowledge(s, 95 * S));
+      return v;
+    };
+    const m = machine();
+    // t = 100: a reminder is due (cooldown 60 s), but the alert is acknowledged meanwhile
+    expect(ev.evaluate(m(99, 95), m(100, 95), 100 * S)).toEqual([]);
+    other.db.close();
+    expect(reads).toBe(2);
+    expect(store.getRule('cpu')?.state).toMatchObject({ acknowledgedAt: 95 * S, repeats: 0 });
+    expect(store.events(1).map((e) => e.kind)).toEqual(['firing']);
+  });
+
+  it('reads automation runs only while a rule watches automations, from far back when one appears', () => {
+    const { store, define } = setup();
+    const reads: [number, number][] = [];
+    const ev = new AlertEvaluator(store, {
+      intervalMs: 1000,
+      clock: () => 0,
+      runs: (from, to) => {
+        reads.push([from, to]);
+        return from <= 10 * S && 10 * S <= to ? [run(1, 'backup', 10, { wall_ms: 5000 })] : [];
+      },
+    });
+    ev.start(0);
+    define({});
+    for (let t = 100; t <= 102; t++) ev.evaluateValues(t * S, { cpu_percent: 10 } as never, t * S);
+    expect(reads).toEqual([]);
+    define({
+      alert_name: 'slow',
+      monitoring_scope: 'automation',
+      target_id: 'backup',
+      metric_type: 'execution_time',
+      threshold_value: 1000,
+    });
+    ev.evaluateValues(103 * S, null, 103 * S);
+    ev.evaluateValues(104 * S, null, 104 * S);
+    expect(reads).toEqual([
+      [103 * S - RUN_LOOKBACK_MS, 103 * S],
+      [103 * S - RUN_OVERLAP_MS, 104 * S],
+    ]);
+    expect(ev.current()[1]?.state).toMatchObject({ status: 'pending', lastValue: 5000 });
+    store.deleteRule('slow');
+    ev.evaluateValues(105 * S, null, 105 * S);
+    expect(reads).toHaveLength(2);
   });
 
   it('uses the system clock when none is injected', () => {

@@ -1,9 +1,10 @@
 /**
  * Runs every rule once per recorder tick: one sample per rule from the snapshot pair (system
- * metrics) or the automation runs seen so far, one `step` per rule, and one transaction that
- * writes the changed states with the notifications they caused. The in-memory states move
- * only after that transaction commits, so a failed write is retried whole next tick and can
- * neither lose a notification nor send one twice.
+ * metrics) or the automation runs seen so far, one `step` per rule, and — when a state must
+ * be stored or a notification was caused — one transaction that writes both. The in-memory
+ * states move only after that transaction commits, so a failed write is retried whole next
+ * tick and can neither lose a notification nor send one twice. Quiet ticks write nothing,
+ * and with no rules a tick is one read of the rules' version.
  */
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { Clock, Snapshot } from '../types.js';
@@ -33,7 +34,17 @@ export interface EvaluatorOptions {
    * timestamps are never older than this for listings and restarts.
    */
   checkpointMs?: number;
+  /**
+   * Automation runs that finished in [from, to]; read on each tick only while some rule
+   * watches automations. Without it, runs come only through observeRuns().
+   */
+  runs?: (from: number, to: number) => Iterable<FinishedRun>;
 }
+
+/** When a rule on automations appears, runs finished this long ago still count (error rate spans the last 10 runs). */
+export const RUN_LOOKBACK_MS = 24 * 3600_000;
+/** Runs are re-read with this overlap, since a run is stored when it finishes, not when it ended. */
+export const RUN_OVERLAP_MS = 60_000;
 
 export class AlertEngineError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -65,11 +76,29 @@ function worst(rule: AlertRule, values: readonly number[]): number | null {
   }
 }
 
+interface Loaded {
+  entries: Entry[];
+  version: number;
+  broken: BrokenRule[];
+}
+
+interface Advanced {
+  entries: Entry[];
+  changes: StateChange[];
+  events: NewEvent[];
+  notifications: Notification[];
+}
+
+const NONE: readonly Notification[] = Object.freeze([]);
+
 export class AlertEvaluator {
   private entries: Entry[] = [];
   private version = -1;
   private lastCheckpoint = -Infinity;
   private readonly runs = new AutomationValues();
+  private runsReadUpTo: number | null = null;
+  private watchesSystem = false;
+  private watchesAutomations = false;
   private readonly stepOpts: StepOptions;
   private readonly clock: Clock;
   /** Stored rules this version could not load, from the last reload. */
@@ -97,96 +126,173 @@ export class AlertEvaluator {
    * Call once on start: loads rules and states and sends, once, what fell due while nothing
    * was running (a repeat whose cooldown elapsed). Returns the notifications stored.
    */
-  start(now = this.clock()): Notification[] {
+  start(now = this.clock()): readonly Notification[] {
     return this.tick(now, (e) => resume(e.rule, e.state, now));
   }
 
-  /** Evaluates every rule against the snapshot `cur` (rates need `prev`; gauges do not). */
-  evaluate(prev: Snapshot | null, cur: Snapshot, now = this.clock()): Notification[] {
-    // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
-    const system = deriveSystem(prev ?? cur, cur);
-    return this.evaluateValues(cur.ts, system, now);
-  }
-
-  /** The same with system values already derived (history replay, tests). */
-  evaluateValues(ts: number, system: SystemValues | null, now = this.clock()): Notification[] {
-    const sys = system as Values | null;
-    const cache = new Map<string, number[]>();
-    return this.tick(now, (e) =>
-      step(e.rule, e.state, { ts, value: this.sample(e.rule, sys, ts, cache) }, now, this.stepOpts),
+  /**
+   * Evaluates every rule against the snapshot `cur` (rates need `prev`; gauges do not).
+   * With no rules this is one read of the rules' version.
+   */
+  evaluate(prev: Snapshot | null, cur: Snapshot, now = this.clock()): readonly Notification[] {
+    let system: SystemValues | null = null;
+    return this.tick(
+      now,
+      (e) =>
+        step(
+          e.rule,
+          e.state,
+          { ts: cur.ts, value: this.sample(e.rule, system, cur.ts) },
+          now,
+          this.stepOpts,
+        ),
+      // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
+      () => {
+        system = this.watchesSystem ? deriveSystem(prev ?? cur, cur) : null;
+      },
     );
   }
 
-  private sample(
-    rule: AlertRule,
-    system: Values | null,
+  /** The same with system values already derived (history replay, tests). */
+  evaluateValues(
     ts: number,
-    cache: Map<string, number[]>,
-  ): number | null {
+    system: SystemValues | null,
+    now = this.clock(),
+  ): readonly Notification[] {
+    return this.tick(now, (e) =>
+      step(e.rule, e.state, { ts, value: this.sample(e.rule, system, ts) }, now, this.stepOpts),
+    );
+  }
+
+  private cache = new Map<string, number[]>();
+
+  private sample(rule: AlertRule, system: SystemValues | null, ts: number): number | null {
     const entity = rule.entity;
-    if (entity.kind === 'system') return system?.[rule.metric] ?? null;
+    if (entity.kind === 'system') return (system as Values | null)?.[rule.metric] ?? null;
     if (entity.name !== null) return this.runs.value(rule.metric, entity.name, ts);
-    let values = cache.get(rule.metric);
+    let values = this.cache.get(rule.metric);
     if (!values) {
       values = [];
       for (const name of this.runs.names()) {
         const v = this.runs.value(rule.metric, name, ts);
         if (v !== null) values.push(v);
       }
-      cache.set(rule.metric, values);
+      this.cache.set(rule.metric, values);
     }
     return worst(rule, values);
   }
 
-  private tick(now: number, advance: (e: Entry) => StepResult): Notification[] {
+  /**
+   * One evaluation of every rule. The rules are reloaded first when their version moved
+   * (one read when it did not). The steps are computed outside any transaction; when they
+   * change nothing that must be stored — the usual quiet tick — nothing is written. Otherwise
+   * one transaction checks the version again (another process may have changed a rule in
+   * between: then the steps are recomputed from what it stored) and writes the changed states
+   * with the notifications they caused.
+   */
+  private tick(
+    now: number,
+    advance: (e: Entry) => StepResult,
+    prepare?: () => void,
+  ): readonly Notification[] {
     try {
-      const result = this.store.transaction(() => {
-        const { entries, version, broken } = this.sync();
-        const checkpoint = now - this.lastCheckpoint >= (this.opts.checkpointMs ?? 60_000);
-        const changes: StateChange[] = [];
-        const events: NewEvent[] = [];
-        const notifications: Notification[] = [];
-        const next: Entry[] = new Array<Entry>(entries.length);
-        for (let i = 0; i < entries.length; i++) {
-          const e = entries[i] as Entry;
-          const r = advance(e);
-          next[i] = { rule: e.rule, state: r.state };
-          if (checkpoint || needsSave(e.state, r.state)) {
-            changes.push({ ruleId: e.rule.id, state: r.state });
+      this.refresh(this.store.version());
+      if (this.entries.length === 0) return NONE;
+      this.feedRuns(now);
+      prepare?.();
+      const checkpoint = now - this.lastCheckpoint >= (this.opts.checkpointMs ?? 60_000);
+      let loaded: Loaded = { entries: this.entries, version: this.version, broken: this.broken };
+      let r = this.advance(loaded.entries, advance, checkpoint);
+      if (r.changes.length > 0 || r.events.length > 0) {
+        [loaded, r] = this.store.transaction(() => {
+          const version = this.store.version();
+          if (version === loaded.version) {
+            this.store.save(r.changes, r.events, now);
+            return [loaded, r] as const;
           }
-          for (const n of r.effects) {
-            notifications.push(n);
-            events.push({
-              notification: n,
-              message: notificationMessage(e.rule, n),
-              channels: e.rule.spec.notification_channels,
-            });
-          }
-        }
-        if (changes.length > 0 || events.length > 0) this.store.save(changes, events, now);
-        return { entries: next, notifications, version, broken, checkpoint };
-      });
-      // Only a committed tick moves the evaluator on.
-      this.entries = result.entries;
-      this.version = result.version;
-      this.broken = result.broken;
-      if (result.checkpoint) this.lastCheckpoint = now;
-      return result.notifications;
+          const fresh = this.load(version);
+          const again = this.advance(fresh.entries, advance, checkpoint);
+          this.store.save(again.changes, again.events, now);
+          return [fresh, again] as const;
+        });
+      }
+      // Only a committed tick (or one with nothing to commit) moves the evaluator on.
+      this.adopt({ ...loaded, entries: r.entries });
+      if (checkpoint) this.lastCheckpoint = now;
+      return r.notifications;
     } catch (err) {
       throw new AlertEngineError('alert evaluation failed; it will be retried next tick', {
         cause: err,
       });
+    } finally {
+      this.cache.clear();
     }
   }
 
+  private advance(
+    entries: Entry[],
+    advance: (e: Entry) => StepResult,
+    checkpoint: boolean,
+  ): Advanced {
+    const changes: StateChange[] = [];
+    const events: NewEvent[] = [];
+    const notifications: Notification[] = [];
+    const next: Entry[] = new Array<Entry>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      const r = advance(e);
+      next[i] = r.state === e.state ? e : { rule: e.rule, state: r.state };
+      if (checkpoint || needsSave(e.state, r.state)) {
+        changes.push({ ruleId: e.rule.id, state: r.state });
+      }
+      for (const n of r.effects) {
+        notifications.push(n);
+        events.push({
+          notification: n,
+          message: notificationMessage(e.rule, n),
+          channels: e.rule.spec.notification_channels,
+        });
+      }
+    }
+    return { entries: next, changes, events, notifications };
+  }
+
+  /** Reloads the rules when their version is not the one held. */
+  private refresh(version: number): void {
+    if (version !== this.version) this.adopt(this.load(version));
+  }
+
+  private adopt(loaded: Loaded): void {
+    this.entries = loaded.entries;
+    this.version = loaded.version;
+    this.broken = loaded.broken;
+    this.watchesSystem = this.entries.some((e) => e.rule.entity.kind === 'system');
+    this.watchesAutomations = this.entries.some((e) => e.rule.entity.kind === 'automation');
+  }
+
   /**
-   * Reloads rules when they were changed (by this or another process) since the last tick.
-   * Stored states carry every durable change; only the last-seen timestamps and value may be
-   * fresher in memory (outside writers copy them unchanged), so those are kept.
+   * Reads the automation runs finished since the last read, only while some rule watches
+   * automations; when one appears the read reaches RUN_LOOKBACK_MS back.
    */
-  private sync(): { entries: Entry[]; version: number; broken: BrokenRule[] } {
-    const version = this.store.version();
-    if (version === this.version) return { entries: this.entries, version, broken: this.broken };
+  private feedRuns(now: number): void {
+    const source = this.opts.runs;
+    if (!source) return;
+    if (!this.watchesAutomations) {
+      this.runsReadUpTo = null;
+      return;
+    }
+    const from =
+      this.runsReadUpTo === null ? now - RUN_LOOKBACK_MS : this.runsReadUpTo - RUN_OVERLAP_MS;
+    this.observeRuns(source(from, now));
+    this.runsReadUpTo = now;
+  }
+
+  /**
+   * The rules as stored under `version`. Stored states carry every durable change; only the
+   * last-seen timestamps and value may be fresher in memory (outside writers copy them
+   * unchanged), so those are kept.
+   */
+  private load(version: number): Loaded {
     const held = new Map(this.entries.map((e) => [e.rule.id, e.state]));
     const { rules, broken } = this.store.listRules();
     const entries = rules.map(({ rule, state }) => {

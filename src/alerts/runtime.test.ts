@@ -150,6 +150,37 @@ describe('AlertRuntime', () => {
     again.store.close();
   });
 
+  it('with no rules picks up a rule another process creates on the next tick', async () => {
+    const { alerts, now, logged, runtime, dataDir } = setup();
+    const rt = runtime();
+    rt.start();
+    const m = machine();
+    for (let t = 1; t <= 5; t++) {
+      now.t = t * S;
+      rt.onSnapshot(m(t, 95));
+    }
+    const other = Store.open(dataDir);
+    new AlertStore(other.db).upsertRule(
+      normalizeRule({
+        alert_name: 'elsewhere',
+        metric_type: 'cpu',
+        threshold_value: 40,
+        evaluation_period: 30,
+        notification_channels: ['log'],
+      }),
+      5 * S,
+    );
+    other.close();
+    for (let t = 6; t <= 40; t++) {
+      now.t = t * S;
+      rt.onSnapshot(m(t, 95));
+      if (t === 6) expect(alerts.getRule('elsewhere')?.state.status).toBe('pending');
+    }
+    await rt.dispatcher.idle();
+    expect(alerts.getRule('elsewhere')?.state.status).toBe('firing');
+    expect(logged.map((j) => j.event.kind)).toEqual(['firing']);
+  });
+
   it('never throws from the hook when the store fails', async () => {
     const { store, runtime, define } = setup();
     define({});

@@ -1,7 +1,8 @@
 /**
  * Alerting inside a recording process: evaluates every rule on each stored snapshot (with
- * the previous one, for rates), feeds it the automation runs finished since, and hands the
- * notifications to the dispatcher, which sends them outside the tick.
+ * the previous one, for rates), feeds it the automation runs finished since while a rule
+ * watches automations, and hands the notifications to the dispatcher, which sends them
+ * outside the tick. A tick with no rules costs one read of the rules' version.
  */
 import type { Logger } from '../log.js';
 import type { RunStore } from '../store/runs.js';
@@ -11,11 +12,6 @@ import { AlertEvaluator } from './evaluator.js';
 import type { FinishedRun } from './runs.js';
 import type { AlertStore } from './store.js';
 
-/** On start, runs finished this long ago still count (error rate spans the last 10 runs). */
-const RUN_LOOKBACK_MS = 24 * 3600_000;
-/** Runs are re-read with this overlap, since a run is stored when it finishes, not when it ended. */
-const RUN_OVERLAP_MS = 60_000;
-
 export interface AlertRuntimeOptions {
   intervalMs: number;
   logger: Logger;
@@ -23,33 +19,45 @@ export interface AlertRuntimeOptions {
   clock?: Clock;
 }
 
+/** Finished runs of every automation in [from, to], as the evaluator takes them. */
+function finishedRuns(runs: RunStore) {
+  return (from: number, to: number): FinishedRun[] => {
+    const out: FinishedRun[] = [];
+    for (const r of runs.finished(null, from, to)) {
+      if ((r.status === 'ok' || r.status === 'failed') && r.ended_at !== null) {
+        out.push({ ...r, ended_at: r.ended_at, status: r.status });
+      }
+    }
+    return out;
+  };
+}
+
 export class AlertRuntime {
   readonly evaluator: AlertEvaluator;
   readonly dispatcher: DeliveryDispatcher;
   private prev: Snapshot | null = null;
-  private runsReadUpTo: number | null = null;
   private failing = false;
-  private readonly clock: Clock;
 
   constructor(
-    private readonly alerts: AlertStore,
-    private readonly runs: RunStore,
+    alerts: AlertStore,
+    runs: RunStore,
     private readonly opts: AlertRuntimeOptions,
   ) {
-    this.clock = opts.clock ?? Date.now;
-    this.evaluator = new AlertEvaluator(alerts, { intervalMs: opts.intervalMs, clock: this.clock });
+    const clock = opts.clock ?? Date.now;
+    this.evaluator = new AlertEvaluator(alerts, {
+      intervalMs: opts.intervalMs,
+      clock,
+      runs: finishedRuns(runs),
+    });
     this.dispatcher = new DeliveryDispatcher(alerts.deliveries, opts.senders, {
       logger: opts.logger,
-      clock: this.clock,
+      clock,
     });
   }
 
   /** Loads rules, sends once what fell due while nothing ran, and delivers what was left pending. */
   start(): void {
-    this.guard(() => {
-      this.readRuns(this.clock());
-      this.evaluator.start();
-    });
+    this.guard(() => this.evaluator.start(), null);
     void this.dispatcher.kick();
   }
 
@@ -57,35 +65,21 @@ export class AlertRuntime {
   onSnapshot(snapshot: Snapshot): void {
     const prev = this.prev;
     this.prev = snapshot;
-    this.guard(() => {
-      this.readRuns(this.clock());
-      this.evaluator.evaluate(prev, snapshot);
-    });
+    this.guard(() => this.evaluator.evaluate(prev, snapshot), null);
     void this.dispatcher.kick();
   }
 
-  private readRuns(now: number): void {
-    const from =
-      this.runsReadUpTo === null ? now - RUN_LOOKBACK_MS : this.runsReadUpTo - RUN_OVERLAP_MS;
-    const finished: FinishedRun[] = [];
-    for (const r of this.runs.finished(null, from, now)) {
-      if ((r.status === 'ok' || r.status === 'failed') && r.ended_at !== null) {
-        finished.push({ ...r, ended_at: r.ended_at, status: r.status });
-      }
-    }
-    this.evaluator.observeRuns(finished);
-    this.runsReadUpTo = now;
-  }
-
-  private guard(fn: () => void): void {
+  private guard<T>(fn: () => T, otherwise: T): T {
     try {
-      fn();
+      const r = fn();
       if (this.failing) this.opts.logger.info('alert evaluation recovered');
       this.failing = false;
+      return r;
     } catch (err) {
       // Logged once per failing streak; the evaluator retries the whole tick next time.
       if (!this.failing) this.opts.logger.error({ err }, 'alert evaluation failed');
       this.failing = true;
+      return otherwise;
     }
   }
 }
