@@ -42,6 +42,9 @@ export class DeliveryQueue {
          ORDER BY d.next_attempt_at, e.id LIMIT ?`,
       ),
       attempts: p('SELECT attempts FROM alert_delivery WHERE event_id = ? AND channel = ?').pluck(),
+      nextDue: p(
+        "SELECT min(next_attempt_at) FROM alert_delivery WHERE status = 'pending'",
+      ).pluck(),
       set: p(
         `UPDATE alert_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?,
          updated_at = ? WHERE event_id = ? AND channel = ?`,
@@ -65,6 +68,11 @@ export class DeliveryQueue {
       attempts: number;
     })[];
     return rows.map(({ channel, attempts, ...event }) => ({ event, channel, attempts }));
+  }
+
+  /** When the earliest pending delivery falls due; null when none is pending. */
+  nextDue(): number | null {
+    return (this.stmt.nextDue.get() as number | null | undefined) ?? null;
   }
 
   markDelivered(eventId: number, channel: string, now: number): void {

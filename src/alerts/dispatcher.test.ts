@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { webhookServer, type WebhookServer } from '../../test/helpers/webhook.js';
 import { silentLogger } from '../log.js';
 import { openDatabase } from '../store/db.js';
 import { logSender, webhookSender } from './channels/senders.js';
 import { backoffMs } from './deliveries.js';
-import { channelKind, DeliveryDispatcher, type Senders } from './dispatcher.js';
+import { channelKind, DeliveryDispatcher, RESCAN_MS, type Senders } from './dispatcher.js';
 import { normalizeRule } from './rule.js';
 import { AlertStore } from './store.js';
 
@@ -31,19 +31,26 @@ function withEvent(channels: string[]) {
     }),
     0,
   );
-  const n = {
+  store.save(
+    [],
+    [{ notification: firing(rule.id), message: '[high] hot: cpu_percent > 40', channels }],
+    1000,
+  );
+  return store;
+}
+
+function firing(ruleId: number) {
+  return {
     kind: 'firing' as const,
-    ruleId: rule.id,
+    ruleId,
     episode: 1,
     seq: 0,
-    dedupeKey: `${rule.id}:1:firing:0`,
+    dedupeKey: `${ruleId}:1:firing:0`,
     at: 1000,
     ts: 900,
     value: 97,
     severity: 'high' as const,
   };
-  store.save([], [{ notification: n, message: '[high] hot: cpu_percent > 40', channels }], 1000);
-  return store;
 }
 
 function dispatcher(store: AlertStore, senders: Senders, now = { t: 1000 }) {
@@ -135,5 +142,91 @@ describe('DeliveryDispatcher', () => {
       attempts: 1,
       last_error: "channel 'mcp' cannot be delivered by this process",
     });
+  });
+
+  it('reads the outbox on a tick only when notifications were queued, a retry is due, or to rescan', async () => {
+    hook = await webhookServer();
+    hook.respond = 500;
+    const store = withEvent([`webhook:${hook.url}`]);
+    const reads = vi.spyOn(store.deliveries, 'pending');
+    const now = { t: 1000 };
+    const d = dispatcher(store, { webhook: webhookSender(2000) }, now);
+    const tick = async (queued = false) => {
+      d.onTick(queued);
+      await d.idle();
+    };
+    await tick(); // first tick: looks
+    expect([reads.mock.calls.length, hook.received.length]).toEqual([1, 1]);
+    for (let i = 0; i < 20; i++) {
+      now.t += 1000;
+      await tick();
+    }
+    expect(reads).toHaveBeenCalledTimes(1);
+    await tick(true); // this tick queued a notification
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(hook.received).toHaveLength(1); // and the retry is not due yet
+
+    hook.respond = 200;
+    now.t = 1000 + backoffMs(1) - 1;
+    await tick();
+    expect(reads).toHaveBeenCalledTimes(2);
+    now.t += 1;
+    await tick(); // the retry is due
+    expect(reads).toHaveBeenCalledTimes(3);
+    expect(store.deliveries.of(1)[0]).toMatchObject({ status: 'sent', attempts: 2 });
+
+    // nothing pending: only the periodic rescan reads, and it finds what another writer queued
+    const start = now.t;
+    const writer = new AlertStore(openDatabase(store.db.name));
+    const n = { ...firing(1), episode: 2, dedupeKey: '1:2:firing:0', at: start };
+    writer.save(
+      [],
+      [{ notification: n, message: 'again', channels: [`webhook:${hook.url}`] }],
+      start,
+    );
+    writer.db.close();
+    for (now.t = start + 1000; now.t < start + RESCAN_MS; now.t += 1000) await tick();
+    expect(reads).toHaveBeenCalledTimes(3);
+    now.t = start + RESCAN_MS;
+    await tick();
+    expect(reads).toHaveBeenCalledTimes(4);
+    expect(hook.received.map((r) => r['message'])).toEqual([
+      '[high] hot: cpu_percent > 40',
+      '[high] hot: cpu_percent > 40',
+      'again',
+    ]);
+    // the clock going back also makes it look
+    now.t -= 10_000;
+    await tick();
+    expect(reads).toHaveBeenCalledTimes(5);
+  });
+
+  it('a tick during a running pass joins it only when it queued something', async () => {
+    hook = await webhookServer();
+    hook.respond = 'hang';
+    const store = withEvent([`webhook:${hook.url}`]);
+    const reads = vi.spyOn(store.deliveries, 'pending');
+    const d = dispatcher(store, { webhook: webhookSender(300) });
+    d.onTick(false);
+    d.onTick(false);
+    expect(reads).toHaveBeenCalledTimes(1);
+    d.onTick(true);
+    await d.idle();
+    expect(reads).toHaveBeenCalledTimes(2);
+  });
+
+  it('looks again on the next tick when reading the outbox failed', async () => {
+    const store = withEvent(['log']);
+    const reads = vi.spyOn(store.deliveries, 'pending').mockImplementationOnce(() => {
+      throw new Error('disk I/O error');
+    });
+    const d = dispatcher(store, { log: () => Promise.resolve() });
+    d.onTick(false);
+    await d.idle();
+    expect(store.deliveries.of(1)[0]?.status).toBe('pending');
+    d.onTick(false);
+    await d.idle();
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(store.deliveries.of(1)[0]?.status).toBe('sent');
   });
 });

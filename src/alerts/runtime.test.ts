@@ -6,7 +6,7 @@ import { silentLogger } from '../log.js';
 import { Store } from '../store/index.js';
 import type { Snapshot } from '../types.js';
 import { webhookSender } from './channels/senders.js';
-import type { DeliveryJob } from './deliveries.js';
+import { backoffMs, type DeliveryJob } from './deliveries.js';
 import { normalizeRule, type AlertRuleInput } from './rule.js';
 import { AlertRuntime } from './runtime.js';
 import { AlertStore } from './store.js';
@@ -179,6 +179,34 @@ describe('AlertRuntime', () => {
     await rt.dispatcher.idle();
     expect(alerts.getRule('elsewhere')?.state.status).toBe('firing');
     expect(logged.map((j) => j.event.kind)).toEqual(['firing']);
+  });
+
+  it('retries a failed webhook delivery when it falls due, with no new notification', async () => {
+    hook = await webhookServer();
+    hook.respond = 503;
+    const { alerts, now, runtime, define } = setup();
+    define({ notification_channels: [`webhook:${hook.url}`], auto_resolution: false });
+    const rt = runtime({ webhook: webhookSender(2000) });
+    rt.start();
+    const m = machine();
+    let t = 1;
+    const until = async (last: number) => {
+      for (; t <= last; t++) {
+        now.t = t * S;
+        rt.onSnapshot(m(t, 95));
+        await rt.dispatcher.idle();
+      }
+    };
+    await until(35); // fires at 31 s; the first attempt fails
+    expect(hook.received).toHaveLength(1);
+    const firedAt = alerts.events(1)[0]?.ts as number;
+    hook.respond = 200;
+    await until(Math.ceil((firedAt + backoffMs(1)) / S) - 1);
+    expect(hook.received).toHaveLength(1);
+    await until(t); // the tick at which the retry falls due
+    expect(hook.received).toHaveLength(2);
+    expect(alerts.events(1)).toHaveLength(1); // firing only: the cooldown has not elapsed
+    expect(alerts.deliveries.of(1)[0]).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
   it('never throws from the hook when the store fails', async () => {

@@ -2,7 +2,8 @@
  * Alerting inside a recording process: evaluates every rule on each stored snapshot (with
  * the previous one, for rates), feeds it the automation runs finished since while a rule
  * watches automations, and hands the notifications to the dispatcher, which sends them
- * outside the tick. A tick with no rules costs one read of the rules' version.
+ * outside the tick. A tick with no rules costs one read of the rules' version, and the
+ * outbox is read only when something may be due.
  */
 import type { Logger } from '../log.js';
 import type { RunStore } from '../store/runs.js';
@@ -65,8 +66,8 @@ export class AlertRuntime {
   onSnapshot(snapshot: Snapshot): void {
     const prev = this.prev;
     this.prev = snapshot;
-    this.guard(() => this.evaluator.evaluate(prev, snapshot), null);
-    void this.dispatcher.kick();
+    const queued = this.guard(() => this.evaluator.evaluate(prev, snapshot).length > 0, false);
+    this.dispatcher.onTick(queued);
   }
 
   private guard<T>(fn: () => T, otherwise: T): T {
