@@ -102,6 +102,28 @@ export function initialState(): AlertState {
   };
 }
 
+/**
+ * A field-by-field copy: step copies every state on every tick, and this is several times
+ * cheaper there than object spread, which V8 runs on a generic path for these objects.
+ */
+function copy(s: AlertState): AlertState {
+  return {
+    status: s.status,
+    episode: s.episode,
+    activeAt: s.activeAt,
+    firedAt: s.firedAt,
+    notifiedAt: s.notifiedAt,
+    repeats: s.repeats,
+    clearSince: s.clearSince,
+    acknowledgedAt: s.acknowledgedAt,
+    resolvedAt: s.resolvedAt,
+    lastTs: s.lastTs,
+    lastDataTs: s.lastDataTs,
+    lastValue: s.lastValue,
+    outOfOrder: s.outOfOrder,
+  };
+}
+
 /** The raise condition. */
 export function breaches(rule: RuleDefinition, v: number): boolean {
   const t = rule.spec.threshold_value;
@@ -184,7 +206,8 @@ export function step(
     return { state: { ...state, outOfOrder: state.outOfOrder + 1 }, effects: NONE };
   }
   const v = sample.value !== null && Number.isFinite(sample.value) ? sample.value : null;
-  let s: AlertState = { ...state, lastTs: ts };
+  let s = copy(state);
+  s.lastTs = ts;
   if (s.lastDataTs !== null && ts - s.lastDataTs > opts.maxGapMs) {
     if (s.status === 'pending') s = { ...s, status: 'inactive', activeAt: null };
     s.clearSince = null;
