@@ -82,16 +82,20 @@ export class DeliveryQueue {
     });
   }
 
-  /** Records a failed attempt: retried after a backoff, or failed for good after MAX_ATTEMPTS. */
+  /**
+   * Records a failed attempt: retried after a backoff, or failed for good after MAX_ATTEMPTS
+   * or at once when retrying cannot help (`permanent`).
+   */
   markFailed(
     eventId: number,
     channel: string,
     error: string,
     now: number,
+    permanent = false,
   ): { status: DeliveryStatus; nextAttemptAt: number } {
     return this.transaction(() => {
       const attempts = this.attemptsOf(eventId, channel) + 1;
-      const status: DeliveryStatus = attempts >= MAX_ATTEMPTS ? 'failed' : 'pending';
+      const status: DeliveryStatus = permanent || attempts >= MAX_ATTEMPTS ? 'failed' : 'pending';
       const nextAttemptAt = status === 'failed' ? now : now + backoffMs(attempts);
       this.stmt.set.run(status, attempts, nextAttemptAt, error, now, eventId, channel);
       return { status, nextAttemptAt };

@@ -8,7 +8,13 @@ import { silentLogger } from '../log.js';
 import { openDatabase } from '../store/db.js';
 import { logSender, webhookSender } from './channels/senders.js';
 import { backoffMs } from './deliveries.js';
-import { channelKind, DeliveryDispatcher, RESCAN_MS, type Senders } from './dispatcher.js';
+import {
+  channelKind,
+  DeliveryDispatcher,
+  RESCAN_MS,
+  UndeliverableError,
+  type Senders,
+} from './dispatcher.js';
 import { normalizeRule } from './rule.js';
 import { AlertStore } from './store.js';
 
@@ -134,14 +140,37 @@ describe('DeliveryDispatcher', () => {
     expect(hook.received).toHaveLength(3);
   });
 
-  it('records channels this process cannot deliver as failed attempts', async () => {
+  it('fails a channel with no sender in this process for good at once, saying why', async () => {
     const store = withEvent(['mcp']);
     await dispatcher(store, {}).kick();
     expect(store.deliveries.of(1)[0]).toMatchObject({
-      status: 'pending',
+      status: 'failed',
       attempts: 1,
       last_error: "channel 'mcp' cannot be delivered by this process",
     });
+    const other = withEvent(['mcp', 'log']);
+    const d = new DeliveryDispatcher(
+      other.deliveries,
+      { log: () => Promise.resolve() },
+      { logger: silentLogger(), clock: () => 1000, missing: (c) => `no ${c} client here` },
+    );
+    await d.kick();
+    expect(other.deliveries.of(1).map((x) => [x.channel, x.status, x.last_error])).toEqual([
+      ['log', 'sent', null],
+      ['mcp', 'failed', 'no mcp client here'],
+    ]);
+  });
+
+  it('fails an UndeliverableError for good, and retries any other error', async () => {
+    const store = withEvent(['desktop', 'log']);
+    await dispatcher(store, {
+      desktop: () => Promise.reject(new UndeliverableError('notify-send is not installed')),
+      log: () => Promise.reject(new Error('disk full')),
+    }).kick();
+    expect(store.deliveries.of(1).map((x) => [x.channel, x.status, x.attempts])).toEqual([
+      ['desktop', 'failed', 1],
+      ['log', 'pending', 1],
+    ]);
   });
 
   it('reads the outbox on a tick only when notifications were queued, a retry is due, or to rescan', async () => {

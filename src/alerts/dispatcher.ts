@@ -21,6 +21,17 @@ export type Senders = Partial<Record<string, Sender>>;
 /** How often the outbox is read even when this process queued nothing and no retry is due. */
 export const RESCAN_MS = 30_000;
 
+/**
+ * A delivery that cannot succeed however often it is retried (no sender for the channel in
+ * this process, no notifier on this machine): it fails for good at once.
+ */
+export class UndeliverableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UndeliverableError';
+  }
+}
+
 export function channelKind(channel: string): string {
   const colon = channel.indexOf(':');
   return colon < 0 ? channel : channel.slice(0, colon);
@@ -41,6 +52,8 @@ export class DeliveryDispatcher {
       logger: Logger;
       clock?: Clock;
       batch?: number;
+      /** Why a channel with no sender here cannot be delivered (the default names the channel). */
+      missing?: (channel: string) => string;
     },
   ) {}
 
@@ -108,13 +121,24 @@ export class DeliveryDispatcher {
     const { event, channel } = job;
     const send = this.senders[channelKind(channel)];
     try {
-      if (!send) throw new Error(`channel '${channel}' cannot be delivered by this process`);
+      if (!send) {
+        throw new UndeliverableError(
+          this.opts.missing?.(channel) ??
+            `channel '${channel}' cannot be delivered by this process`,
+        );
+      }
       await send(job);
       this.queue.markDelivered(event.id, channel, this.now());
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       try {
-        const r = this.queue.markFailed(event.id, channel, error.slice(0, 500), this.now());
+        const r = this.queue.markFailed(
+          event.id,
+          channel,
+          error.slice(0, 500),
+          this.now(),
+          err instanceof UndeliverableError,
+        );
         this.opts.logger.warn(
           { err, channel, event: event.dedupe_key, ...r },
           r.status === 'failed'

@@ -209,6 +209,29 @@ describe('AlertRuntime', () => {
     expect(alerts.deliveries.of(1)[0]).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
+  it('fails a channel this process has no sender for at once, with the reason it is given', async () => {
+    const { store, alerts, now, define } = setup();
+    define({ notification_channels: ['log', 'mcp'], auto_resolution: false });
+    const rt = new AlertRuntime(alerts, store.runs, {
+      intervalMs: S,
+      logger: silentLogger(),
+      clock: () => now.t,
+      senders: { log: () => Promise.resolve() },
+      missingSender: (channel) => `no ${channel} client in this process`,
+    });
+    rt.start();
+    const m = machine();
+    for (let t = 1; t <= 35; t++) {
+      now.t = t * S;
+      rt.onSnapshot(m(t, 95));
+    }
+    await rt.dispatcher.idle();
+    expect(alerts.deliveries.of(1).map((d) => [d.channel, d.status, d.last_error])).toEqual([
+      ['log', 'sent', null],
+      ['mcp', 'failed', 'no mcp client in this process'],
+    ]);
+  });
+
   it('never throws from the hook when the store fails', async () => {
     const { store, runtime, define } = setup();
     define({});

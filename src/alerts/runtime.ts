@@ -18,6 +18,8 @@ export interface AlertRuntimeOptions {
   logger: Logger;
   senders: Senders;
   clock?: Clock;
+  /** Why a channel with no sender in this process cannot be delivered. */
+  missingSender?: (channel: string) => string;
 }
 
 /** Finished runs of every automation in [from, to], as the evaluator takes them. */
@@ -53,6 +55,7 @@ export class AlertRuntime {
     this.dispatcher = new DeliveryDispatcher(alerts.deliveries, opts.senders, {
       logger: opts.logger,
       clock,
+      ...(opts.missingSender ? { missing: opts.missingSender } : {}),
     });
   }
 

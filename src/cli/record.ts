@@ -1,11 +1,22 @@
 import type { PlatformBackend } from '../collect/backend.js';
 import { Recorder } from '../collect/recorder.js';
 import { desktopSender, logSender, webhookSender } from '../alerts/channels/senders.js';
-import type { Senders } from '../alerts/dispatcher.js';
+import { channelKind, type Senders } from '../alerts/dispatcher.js';
 import { AlertRuntime } from '../alerts/runtime.js';
 import { AlertStore } from '../alerts/store.js';
 import { acquireRecorderLock, type RecorderLock } from '../store/lock.js';
 import type { Runtime } from './common.js';
+
+/**
+ * The 'mcp' channel reaches the client of the process that records: `kmpm mcp` has one,
+ * `kmpm daemon` never does. There such a delivery fails at once, and the notification stays
+ * in the alert history that any `kmpm mcp` reading this data directory shows.
+ */
+function missingSender(channel: string): string {
+  return channelKind(channel) === 'mcp'
+    ? 'no MCP client: the recorder is `kmpm daemon`, and mcp notifications reach only the client of a recording `kmpm mcp`; the notification is kept in the alert history'
+    : `channel '${channel}' cannot be delivered by this recorder`;
+}
 
 export interface Recording {
   recorder: Recorder;
@@ -40,6 +51,7 @@ export function startRecording(
         desktop: desktopSender(),
         ...opts.senders,
       },
+      missingSender,
     });
     const recorder = new Recorder(sampler, rt.store, {
       intervalMs: opts.intervalMs,

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from '../../log.js';
 import type { AlertEvent } from '../store.js';
-import type { Sender } from '../dispatcher.js';
+import { UndeliverableError, type Sender } from '../dispatcher.js';
 import { desktopNotifier } from './availability.js';
 
 /** What a webhook receives and the mcp channel sends: the stored event, as is. */
@@ -47,13 +47,16 @@ export function webhookSender(timeoutMs = 5000): Sender {
   };
 }
 
-/** Shows a desktop notification with notify-send (Linux) or osascript (macOS). */
-export function desktopSender(timeoutMs = 5000): Sender {
+/**
+ * Shows a desktop notification with notify-send (Linux) or osascript (macOS). A platform
+ * without a notifier, or a notifier that is not installed, fails the delivery for good.
+ */
+export function desktopSender(timeoutMs = 5000, platform = process.platform): Sender {
   return ({ event }) =>
     new Promise((resolve, reject) => {
-      const notifier = desktopNotifier();
+      const notifier = desktopNotifier(platform);
       if (notifier === null) {
-        reject(new Error(`desktop notifications are not supported on ${process.platform}`));
+        reject(new UndeliverableError(`desktop notifications are not supported on ${platform}`));
         return;
       }
       const title = `kmpm alert (${event.severity})`;
@@ -70,6 +73,11 @@ export function desktopSender(timeoutMs = 5000): Sender {
               event.message,
             ]
           : [title, event.message];
-      execFile(notifier, args, { timeout: timeoutMs }, (err) => (err ? reject(err) : resolve()));
+      execFile(notifier, args, { timeout: timeoutMs }, (err) => {
+        if (!err) resolve();
+        else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(new UndeliverableError(`${notifier} is not installed`, { cause: err }));
+        } else reject(err);
+      });
     });
 }
