@@ -7,6 +7,7 @@
 // delivery scheduling) with 0, 1, 100 and 1,000 quiet rules, ticks spaced apart so that the
 // code runs as cold as it does at 1 Hz.
 //   npm run bench:alerts -- [--rules 1000] [--ticks 600] [--runtime-ticks 200] [--spacing-ms 50]
+//                           [--only evaluator|runtime]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ const nRules = Number(arg('rules', '1000'));
 const ticks = Number(arg('ticks', '600'));
 const runtimeTicks = Number(arg('runtime-ticks', '200'));
 const spacingMs = Number(arg('spacing-ms', '50'));
+const only = arg('only', null);
 const WARMUP = 60;
 const AUTOMATIONS = 50;
 const OPS = ['gt', 'gte', 'lt', 'lte', 'eq'];
@@ -218,23 +220,29 @@ async function measureRuntime(count) {
 }
 
 console.log(`machine: ${machine()}`);
-console.log(`${nRules} rules, ${ticks} ticks after ${WARMUP} warm-up ticks, 1 s simulated apart\n`);
-console.log(`pure step() only: ${measureStep().toFixed(3)} µs/rule/tick`);
-for (const regime of ['quiet', 'pending', 'firing']) {
-  const r = measure(regime);
+if (only !== 'runtime') {
   console.log(
-    `${regime.padEnd(8)} mean ${r.mean.toFixed(3)} µs/rule/tick, p50 ${r.p50.toFixed(3)}, ` +
-      `p99 ${r.p99.toFixed(3)}; states ${JSON.stringify(r.states)}; ${r.notifications} notifications`,
+    `${nRules} rules, ${ticks} ticks after ${WARMUP} warm-up ticks, 1 s simulated apart\n`,
   );
+  console.log(`pure step() only: ${measureStep().toFixed(3)} µs/rule/tick`);
+  for (const regime of ['quiet', 'pending', 'firing']) {
+    const r = measure(regime);
+    console.log(
+      `${regime.padEnd(8)} mean ${r.mean.toFixed(3)} µs/rule/tick, p50 ${r.p50.toFixed(3)}, ` +
+        `p99 ${r.p99.toFixed(3)}; states ${JSON.stringify(r.states)}; ${r.notifications} notifications`,
+    );
+  }
 }
 
-console.log(
-  `\nAlertRuntime.onSnapshot per tick (${runtimeTicks} ticks ${spacingMs} ms apart, quiet system rules):`,
-);
-for (const count of [0, 1, 100, 1000]) {
-  const r = await measureRuntime(count);
+if (only !== 'evaluator') {
   console.log(
-    `${String(count).padStart(5)} rules: mean ${r.mean.toFixed(1)} µs, p50 ${r.p50.toFixed(1)}, ` +
-      `p99 ${r.p99.toFixed(1)}; CPU ${r.cpu.toFixed(1)} µs/tick`,
+    `\nAlertRuntime.onSnapshot per tick (${runtimeTicks} ticks ${spacingMs} ms apart, quiet system rules):`,
   );
+  for (const count of [0, 1, 100, 1000]) {
+    const r = await measureRuntime(count);
+    console.log(
+      `${String(count).padStart(5)} rules: mean ${r.mean.toFixed(1)} µs, p50 ${r.p50.toFixed(1)}, ` +
+        `p99 ${r.p99.toFixed(1)}; CPU ${r.cpu.toFixed(1)} µs/tick`,
+    );
+  }
 }
