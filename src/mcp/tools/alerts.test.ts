@@ -65,7 +65,7 @@ describe('alert tools (in memory, real store)', () => {
     expect(audit).toMatchObject({ action: 'tool:km_set_performance_alerts', outcome: 'ok' });
   });
 
-  it('reports unreachable desktop channels and refuses command channels', async () => {
+  it('reports unreachable desktop channels, where mcp notifications go, and refuses command channels', async () => {
     h = await connectInMemory();
     const saved = process.env['PATH'];
     process.env['PATH'] = '/nonexistent';
@@ -81,6 +81,17 @@ describe('alert tools (in memory, real store)', () => {
         { channel: 'desktop', reason: expect.stringMatching(/not (installed|supported)/) },
       ]);
       expect(d.text).toMatch(/channel desktop:/);
+      expect(d.text).not.toMatch(/channel mcp:/);
+      const m = await call('km_set_performance_alerts', {
+        alert_name: 'to the client',
+        metric_type: 'memory',
+        threshold_value: 90,
+        notification_channels: ['mcp'],
+      });
+      expect(m.s.unavailable_channels).toEqual([]);
+      expect(m.s.notes.join(' ')).toMatch(
+        /channel mcp: .*this server does not record.*kept in the alert history only/,
+      );
     } finally {
       process.env['PATH'] = saved;
     }

@@ -130,6 +130,11 @@ export function registerSetAlertTool(server: McpServer, ctx: ServerContext): voi
         );
       }
       for (const u of unavailable) notes.push(`channel ${u.channel}: ${u.reason}`);
+      if (!ctx.recording() && def.spec.notification_channels.includes('mcp')) {
+        notes.push(
+          'channel mcp: notifications reach the MCP client of the `kmpm mcp` that records this data directory; this server does not record, and while `kmpm daemon` records they are kept in the alert history only',
+        );
+      }
       const structured = {
         created,
         rule: ruleView(stored, alerts.events(stored.rule.id, 5)),
