@@ -217,7 +217,8 @@ export class AlertEvaluator {
         });
       }
       // Only a committed tick (or one with nothing to commit) moves the evaluator on.
-      this.adopt({ ...loaded, entries: r.entries });
+      if (loaded.version !== this.version) this.adopt(loaded);
+      this.entries = r.entries;
       if (checkpoint) this.lastCheckpoint = now;
       return r.notifications;
     } catch (err) {
