@@ -66,6 +66,7 @@ export class ByteWriter {
 /** Reads with bounds checks; every malformed input ends in SketchDecodeError. */
 export class ByteReader {
   pos = 0;
+  private view: DataView | null = null;
   constructor(private readonly buf: Uint8Array) {}
 
   get done(): boolean {
@@ -73,32 +74,37 @@ export class ByteReader {
   }
 
   u8(): number {
-    const b = this.buf[this.pos];
-    if (b === undefined) throw new SketchDecodeError(`truncated at byte ${this.pos}`);
-    this.pos++;
-    return b;
+    if (this.pos >= this.buf.length) throw new SketchDecodeError(`truncated at byte ${this.pos}`);
+    return this.buf[this.pos++]!;
   }
 
   varint(): number {
+    // Bounds are checked before each load: a load past the end would make every load slow.
+    const buf = this.buf;
+    const len = buf.length;
+    let pos = this.pos;
     let v = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8();
+      if (pos >= len) throw new SketchDecodeError(`truncated at byte ${pos}`);
+      const b = buf[pos++]!;
       v += (b & 0x7f) * scale;
       if (b < 0x80) {
+        this.pos = pos;
         if (v > Number.MAX_SAFE_INTEGER) break;
         return v;
       }
       scale *= 0x80;
     }
-    throw new SketchDecodeError(`varint too large at byte ${this.pos}`);
+    throw new SketchDecodeError(`varint too large at byte ${pos}`);
   }
 
   f64(): number {
     if (this.pos + 8 > this.buf.length) {
       throw new SketchDecodeError(`truncated at byte ${this.pos}`);
     }
-    const v = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 8).readDoubleLE(0);
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
   }

@@ -41,8 +41,8 @@ const MAX_ENCODED_BUCKETS = 100_000;
 interface Parsed {
   alphaPpm: number;
   zero: number;
-  pos: number[];
-  neg: number[];
+  pos: Float64Array;
+  neg: Float64Array;
   count: number;
   sum: number;
   min: number;
@@ -178,8 +178,8 @@ export class QuantileSketch {
   }
 
   private apply(p: Parsed): void {
-    for (let i = 0; i < p.pos.length; i += 2) this.pos.add(p.pos[i]!, p.pos[i + 1]!);
-    for (let i = 0; i < p.neg.length; i += 2) this.neg.add(p.neg[i]!, p.neg[i + 1]!);
+    addPairs(this.pos, p.pos);
+    addPairs(this.neg, p.neg);
     this.zero += p.zero;
     if (p.count === 0) return;
     this.n += p.count;
@@ -205,6 +205,21 @@ export class QuantileSketch {
   }
 }
 
+/** Adds (index, count) pairs with ascending indices, making room for all of them at once. */
+function addPairs(store: BucketStore, pairs: Float64Array): void {
+  const n = pairs.length;
+  if (n === 0) return;
+  store.cover(pairs[0]!, pairs[n - 2]!);
+  const counts = store.counts;
+  const offset = store.offset;
+  let total = 0;
+  for (let i = 0; i < n; i += 2) {
+    counts[pairs[i]! - offset]! += pairs[i + 1]!;
+    total += pairs[i + 1]!;
+  }
+  store.total += total;
+}
+
 function writeStore(w: ByteWriter, store: BucketStore): void {
   let n = 0;
   for (const c of store.counts) if (c > 0) n++;
@@ -219,6 +234,11 @@ function writeStore(w: ByteWriter, store: BucketStore): void {
 
 /** Index bounds any finite value maps to for this α, so a corrupt index cannot allocate GBs. */
 function indexBounds(alphaPpm: number): [number, number] {
+  if (alphaPpm === DEFAULT_BOUNDS.alphaPpm) return DEFAULT_BOUNDS.bounds;
+  return computeBounds(alphaPpm);
+}
+
+function computeBounds(alphaPpm: number): [number, number] {
   const alpha = alphaPpm / 1e6;
   const logGamma = Math.log((1 + alpha) / (1 - alpha));
   return [
@@ -227,26 +247,35 @@ function indexBounds(alphaPpm: number): [number, number] {
   ];
 }
 
-function readStore(r: ByteReader, bounds: [number, number], name: string): number[] {
+/** Bounds of the default α, computed once: every stored sketch has it. */
+const DEFAULT_BOUNDS = {
+  alphaPpm: Math.round(DEFAULT_ALPHA * 1e6),
+  bounds: computeBounds(Math.round(DEFAULT_ALPHA * 1e6)),
+} as const;
+
+function readStore(r: ByteReader, bounds: [number, number], name: string): Float64Array {
   const n = r.varint();
   if (n > MAX_ENCODED_BUCKETS) throw new SketchDecodeError(`${name} store claims ${n} buckets`);
-  const out: number[] = [];
+  // (index, count) pairs in a typed array: no boxed numbers for a sketch of hundreds of buckets
+  const out = new Float64Array(2 * n);
+  const [lo, hi] = bounds;
   let index = 0;
   for (let i = 0; i < n; i++) {
     const delta = unzigzag(r.varint());
     if (i > 0 && delta <= 0) throw new SketchDecodeError(`${name} bucket indices not ascending`);
     index += delta;
-    if (index < bounds[0] || index > bounds[1]) {
+    if (index < lo || index > hi) {
       throw new SketchDecodeError(`${name} bucket index ${index} out of range`);
     }
     const count = r.varint();
     if (count === 0) throw new SketchDecodeError(`${name} bucket ${index} has count 0`);
-    out.push(index, count);
+    out[2 * i] = index;
+    out[2 * i + 1] = count;
   }
   return out;
 }
 
-function storeTotal(pairs: readonly number[]): number {
+function storeTotal(pairs: Float64Array): number {
   let t = 0;
   for (let i = 1; i < pairs.length; i += 2) t += pairs[i]!;
   return t;
