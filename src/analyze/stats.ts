@@ -11,7 +11,7 @@ export interface Summary {
 }
 
 /** Percentile by linear interpolation between closest ranks (q in [0, 1]) of sorted data. */
-export function quantileSorted(sorted: readonly number[], q: number): number | null {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number | null {
   const n = sorted.length;
   if (n === 0) return null;
   const pos = (n - 1) * Math.min(1, Math.max(0, q));

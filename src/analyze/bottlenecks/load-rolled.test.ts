@@ -4,9 +4,11 @@ import { tempDir } from '../../../test/helpers/tmp.js';
 import { importHistory, type ImportRow } from '../../store/csv-import.js';
 import { setMeta } from '../../store/db.js';
 import { Store } from '../../store/index.js';
-import { ROLLUP_1M_UNTIL, rollupHours } from '../../store/rollup.js';
-import { analyzeBottlenecks } from './index.js';
-import { loadRolledInput } from './load-rolled.js';
+import { BucketWriter, ROLLUP_1H_UNTIL, ROLLUP_1M_UNTIL, rollupHours } from '../../store/rollup.js';
+import { SeriesIds } from '../../store/series.js';
+import { quantileSorted } from '../stats.js';
+import { analyzeBottlenecks, type BottleneckQuery } from './index.js';
+import { coverOf, loadRolledInput } from './load-rolled.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 const MIN = 60_000;
@@ -63,7 +65,8 @@ describe('analysis over rolled-up history', () => {
       includeRecommendations: true,
     });
     const cpu = result.findings.find((f) => f.id === 'cpu.utilization');
-    expect(cpu?.severity).toBe('high'); // p95 of per-minute means = 95
+    expect(cpu?.severity).toBe('high'); // p95 of the samples = 95 (one a minute here)
+    expect(cpu?.evidence[0]?.observed).toBeCloseTo(95, -0.3); // from the sketch: within 1 %
     expect(cpu?.window?.duration_s).toBe(6 * 3600);
     expect(cpu?.attribution.processes[0]?.command).toBe('encoder');
     const rec = result.recommendations.find((r) => r.finding_id === 'cpu.utilization');
@@ -119,6 +122,200 @@ describe('analysis over rolled-up history', () => {
     // one core for three days, once: neither tier counted twice
     expect(input.processes.cpu[0]).toMatchObject({ command: 'worker', amount: 3 * 86_400 });
     expect(input.processes.cpu[0]?.share).toBeCloseTo(1, 5); // the machine's 50 % of 2 cores is the worker's one core
+    store.close();
+  });
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A reproducible uniform [0, 1) generator (mulberry32). */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Three days of 1-minute rows merged from 10 s samples, as the recorder merges its 1 s
+ * samples: cpu_percent mostly 20-40 % with spikes, and busy (≥ 80 %) from 30:10 to
+ * 41:50 after T0; io_pressure_some_percent below every threshold. Returns the samples' cpu values.
+ */
+function recorded(store: Store): number[] {
+  const rand = random(7);
+  const ids = new SeriesIds(store.db);
+  const writer = new BucketWriter(store.db);
+  const cpuId = ids.id('cpu_percent', 'system');
+  const ioId = ids.id('io_pressure_some_percent', 'system');
+  const busyFrom = T0 + 30 * HOUR + 10 * MIN;
+  const busyTo = T0 + 41 * HOUR + 50 * MIN;
+  const all: number[] = [];
+  store.db.transaction(() => {
+    for (let m = T0; m < T0 + 3 * DAY; m += MIN) {
+      const cpu = [];
+      const io = [];
+      for (let s = 0; s < 60; s += 10) {
+        const ts = m + s * 1000;
+        const busy = ts >= busyFrom && ts < busyTo;
+        const v = busy ? 80 + 20 * rand() : 20 + 20 * rand() + (rand() < 0.02 ? 50 : 0);
+        all.push(v);
+        cpu.push({ ts, value: v });
+        io.push({ ts, value: 9 * rand() });
+      }
+      writer.merge('1m', cpuId, m, cpu);
+      writer.merge('1m', ioId, m, io);
+    }
+    setMeta(store.db, ROLLUP_1M_UNTIL, String(T0 + 3 * DAY));
+  })();
+  return all;
+}
+
+const query = (from: number, to: number): BottleneckQuery => ({
+  scope: 'system',
+  from,
+  to,
+  label: 'custom',
+  types: ['cpu', 'memory', 'io', 'network'],
+  severityThreshold: 'low',
+  includeRecommendations: false,
+});
+
+describe('rolled-up statistics', () => {
+  it('are the same from hour rows as from minute rows, and within 1 % of the samples', () => {
+    const store = Store.open(tempDir());
+    const values = recorded(store);
+    const exact = quantileSorted(
+      [...values].sort((a, b) => a - b),
+      0.95,
+    ) as number;
+    const from = T0;
+    const to = T0 + 3 * DAY;
+    const minutes = analyzeBottlenecks(store, MACHINE, query(from, to));
+    const byMinute = loadRolledInput(store, MACHINE, from, to).rolled?.stats('cpu_percent');
+    rollupHours(store.db, { now: to, maxHours: 1000 });
+    expect(
+      Number(store.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(ROLLUP_1H_UNTIL)),
+    ).toBe(to);
+    const hours = analyzeBottlenecks(store, MACHINE, query(from, to));
+    const byHour = loadRolledInput(store, MACHINE, from, to).rolled?.stats('cpu_percent');
+
+    expect(byHour?.count).toBe(values.length);
+    expect(byMinute?.count).toBe(values.length);
+    expect(byHour?.max).toBe(Math.max(...values));
+    expect(byHour?.sum).toBeCloseTo(
+      values.reduce((a, b) => a + b, 0),
+      6,
+    );
+    // Merging sketches is exact: both tiers give the same percentile, within 1 % of the truth.
+    expect(byHour?.quantile(0.95)).toBeCloseTo(byMinute?.quantile(0.95) as number, 9);
+    expect(Math.abs((byHour?.quantile(0.95) as number) / exact - 1)).toBeLessThan(0.01);
+
+    const cpuOf = (r: typeof hours) => r.findings.find((f) => f.id === 'cpu.utilization');
+    expect(cpuOf(hours)?.evidence).toEqual(cpuOf(minutes)?.evidence);
+    expect(cpuOf(hours)?.severity).toBe('high'); // p95 ≈ 96 ≥ 90
+    expect(hours.overview.cpu_percent?.p95).toBeCloseTo(
+      minutes.overview.cpu_percent?.p95 as number,
+      9,
+    );
+    expect(hours.data.resolution_s).toBe(3600);
+    // Windows are found on per-step means: at hour steps the busy stretch 30:10-41:50 shows
+    // as the hours whose mean reached 60 %, 30:00 (mean ≈ 80) to 42:00 (mean ≈ 72).
+    expect(cpuOf(hours)?.window).toMatchObject({
+      start: new Date(T0 + 30 * HOUR).toISOString(),
+      end: new Date(T0 + 42 * HOUR).toISOString(),
+    });
+    // io_pressure_some_percent never reached its lowest threshold: no finding either way.
+    expect(hours.findings.some((f) => f.resource === 'io')).toBe(false);
+    store.close();
+  });
+
+  it('at minute steps, windows end to the minute', () => {
+    const store = Store.open(tempDir());
+    recorded(store);
+    rollupHours(store.db, { now: T0 + 3 * DAY, maxHours: 1000 });
+    const r = analyzeBottlenecks(store, MACHINE, query(T0 + 24 * HOUR, T0 + 2 * DAY));
+    const cpu = r.findings.find((f) => f.id === 'cpu.utilization');
+    expect(r.data.resolution_s).toBe(60);
+    expect(cpu?.window).toMatchObject({
+      start: new Date(T0 + 30 * HOUR + 10 * MIN).toISOString(),
+      end: new Date(T0 + 41 * HOUR + 50 * MIN).toISOString(),
+      duration_s: (11 * 60 + 40) * 60,
+    });
+    store.close();
+  });
+
+  it('never reads the sketches of a metric below all its thresholds', () => {
+    const store = Store.open(tempDir());
+    recorded(store);
+    rollupHours(store.db, { now: T0 + 3 * DAY, maxHours: 1000 });
+    const corrupt = (metric: string) => {
+      const id = new SeriesIds(store.db).find(metric, 'system');
+      for (const t of ['rollup_1m', 'rollup_1h'])
+        store.db.prepare(`UPDATE ${t} SET sketch = x'00' WHERE series_id = ?`).run(id);
+    };
+    corrupt('io_pressure_some_percent');
+    const r = analyzeBottlenecks(store, MACHINE, query(T0, T0 + 3 * DAY));
+    expect(r.findings.map((f) => f.id)).toEqual(['cpu.utilization']);
+    // cpu_percent reaches its thresholds, so its percentile is read, and meets the corrupt rows.
+    corrupt('cpu_percent');
+    expect(() => analyzeBottlenecks(store, MACHINE, query(T0, T0 + 3 * DAY))).toThrow(
+      /invalid sketch encoding/,
+    );
+    store.close();
+  });
+});
+
+describe('coverOf', () => {
+  it('takes whole rolled hours inside the range and minutes around them', () => {
+    const from = T0 + 10 * MIN;
+    const to = T0 + 5 * HOUR + 30 * MIN;
+    expect(coverOf(from, to, T0 + 3 * HOUR)).toEqual({
+      hours: [T0 + HOUR, T0 + 3 * HOUR],
+      minutes: [
+        [from, T0 + HOUR],
+        [T0 + 3 * HOUR, to],
+      ],
+    });
+    expect(coverOf(from, to, T0 + 9 * HOUR)).toEqual({
+      hours: [T0 + HOUR, T0 + 5 * HOUR],
+      minutes: [
+        [from, T0 + HOUR],
+        [T0 + 5 * HOUR, to],
+      ],
+    });
+    expect(coverOf(T0, T0 + 2 * HOUR, T0 + 2 * HOUR)).toEqual({
+      hours: [T0, T0 + 2 * HOUR],
+      minutes: [],
+    });
+  });
+
+  it('reads minutes only when no whole rolled hour lies in the range', () => {
+    expect(coverOf(T0, T0 + 5 * HOUR, null)).toEqual({
+      hours: [0, 0],
+      minutes: [[T0, T0 + 5 * HOUR]],
+    });
+    expect(coverOf(T0, T0 + 5 * HOUR, T0)).toEqual({
+      hours: [0, 0],
+      minutes: [[T0, T0 + 5 * HOUR]],
+    });
+    expect(coverOf(T0 + MIN, T0 + HOUR + MIN, T0 + 9 * HOUR)).toEqual({
+      hours: [0, 0],
+      minutes: [[T0 + MIN, T0 + HOUR + MIN]],
+    });
+  });
+
+  it('counts a partial first hour from its minutes', () => {
+    const store = Store.open(tempDir());
+    recorded(store);
+    rollupHours(store.db, { now: T0 + 3 * DAY, maxHours: 1000 });
+    const from = T0 + 30 * MIN;
+    const input = loadRolledInput(store, MACHINE, from, T0 + 3 * DAY);
+    // 6 samples a minute from 00:30 on, none before: hour rows from 01:00, minutes before.
+    expect(input.rolled?.stats('cpu_percent')?.count).toBe(6 * (3 * 24 * 60 - 30));
     store.close();
   });
 });

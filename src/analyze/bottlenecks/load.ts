@@ -5,6 +5,7 @@ import type { Store } from '../../store/index.js';
 import { processUsage, type ProcessUsageRow } from '../../store/usage.js';
 import type { AutomationRun } from '../../store/runs.js';
 import type { MachineInfo, Snapshot } from '../../types.js';
+import { seriesOf } from './range-stats.js';
 import type { AutomationShare, ProcessShare, RunInfo, Series, SystemInput } from './types.js';
 
 const TOP = 5;
@@ -234,11 +235,15 @@ export function loadRuns(store: Store, machine: MachineInfo, input: SystemInput)
       cpu_ms: r.cpu_ms,
       status: r.status,
       during: {
-        cpu_percent: meanIn(input.metrics.cpu_percent, r.started_at, end),
-        cpu_iowait_percent: meanIn(input.metrics.cpu_iowait_percent, r.started_at, end),
-        io_pressure_some_percent: meanIn(input.metrics.io_pressure_some_percent, r.started_at, end),
+        cpu_percent: meanIn(seriesOf(input, 'cpu_percent'), r.started_at, end),
+        cpu_iowait_percent: meanIn(seriesOf(input, 'cpu_iowait_percent'), r.started_at, end),
+        io_pressure_some_percent: meanIn(
+          seriesOf(input, 'io_pressure_some_percent'),
+          r.started_at,
+          end,
+        ),
         cpu_pressure_some_percent: meanIn(
-          input.metrics.cpu_pressure_some_percent,
+          seriesOf(input, 'cpu_pressure_some_percent'),
           r.started_at,
           end,
         ),

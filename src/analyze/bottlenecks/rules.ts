@@ -3,7 +3,7 @@
  * and four thresholds (low, medium, high, critical). A finding's severity is the highest
  * threshold the statistic reaches. docs/user-guide.md lists the same table.
  */
-import { quantileSorted } from '../stats.js';
+import { statisticOf, valueStats } from './range-stats.js';
 import type { Evidence, FindingKind, Resource, Series, Severity, TimeWindow } from './types.js';
 import { SEVERITIES } from './types.js';
 
@@ -208,21 +208,8 @@ export const RULES: readonly ThresholdRule[] = [
 export const LINK_THRESHOLDS: readonly [number, number, number, number] = [50, 70, 85, 95];
 
 export function statistic(values: readonly (number | null)[], stat: Statistic): number | null {
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  if (finite.length === 0) return null;
-  switch (stat) {
-    case 'p95':
-      return quantileSorted(
-        [...finite].sort((a, b) => a - b),
-        0.95,
-      );
-    case 'mean':
-      return finite.reduce((a, b) => a + b, 0) / finite.length;
-    case 'max':
-      return Math.max(...finite);
-    case 'total':
-      return finite.reduce((a, b) => a + b, 0);
-  }
+  const s = valueStats(values);
+  return s === null ? null : statisticOf(s, stat);
 }
 
 /** The highest severity whose threshold the value reaches, or null below 'low'. */

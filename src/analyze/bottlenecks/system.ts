@@ -1,4 +1,12 @@
-import { summarize } from '../stats.js';
+import type { Summary } from '../stats.js';
+import {
+  seriesOf,
+  seriesStats,
+  statisticOf,
+  statsOf,
+  summaryOf,
+  valueStats,
+} from './range-stats.js';
 import {
   LINK_THRESHOLDS,
   RULES,
@@ -7,7 +15,6 @@ import {
   longestWindow,
   round,
   severityFor,
-  statistic,
   type ThresholdRule,
 } from './rules.js';
 import type { Attribution, Finding, Resource, Series, SystemInput } from './types.js';
@@ -31,13 +38,19 @@ function attributionFor(resource: Resource, input: SystemInput): Attribution {
   }
 }
 
-function ruleFinding(r: ThresholdRule, series: Series, input: SystemInput): Finding | null {
-  const observed = statistic(series.values, r.statistic);
-  if (observed === null) return null;
+function ruleFinding(r: ThresholdRule, input: SystemInput): Finding | null {
+  const stats = statsOf(input, r.metric);
+  if (stats === null) return null;
+  // A mean, a percentile or the maximum is at most the maximum: below the lowest threshold
+  // no severity is reached, and rolled-up sketches need not be read.
+  if (r.statistic !== 'total' && stats.max < r.thresholds[0]) return null;
+  const observed = statisticOf(stats, r.statistic);
   const severity = severityFor(observed, r.thresholds);
   if (severity === null) return null;
-  const window =
-    r.statistic === 'total'
+  const series = seriesOf(input, r.metric);
+  const window = !series
+    ? null
+    : r.statistic === 'total'
       ? longestWindow(series, Number.MIN_VALUE, input.from, input.to, input.resolutionMs)
       : longestWindow(series, r.thresholds[0], input.from, input.to, input.resolutionMs);
   const threshold = evidenceOf(r, observed, severity).threshold;
@@ -57,10 +70,10 @@ function ruleFinding(r: ThresholdRule, series: Series, input: SystemInput): Find
 
 /** A core pinned while the machine as a whole is not: a single-threaded bottleneck. */
 function coreFinding(input: SystemInput): Finding | null {
-  const overall = statistic(input.metrics.cpu_percent?.values ?? [], 'p95');
+  const overall = statsOf(input, 'cpu_percent')?.quantile(0.95) ?? null;
   let worst: { core: number; p95: number; series: Series } | null = null;
   input.perCore.forEach((s, core) => {
-    const p95 = statistic(s.values, 'p95');
+    const p95 = seriesStats(s)?.quantile(0.95) ?? null;
     if (p95 !== null && (!worst || p95 > worst.p95)) worst = { core, p95, series: s };
   });
   const w = worst as { core: number; p95: number; series: Series } | null;
@@ -109,7 +122,7 @@ function linkFindings(input: SystemInput): Finding[] {
         ts: series.ts,
         values: series.values.map((v) => (v === null ? null : (100 * v) / link.bytesPerSecond)),
       };
-      const p95 = statistic(share.values, 'p95');
+      const p95 = valueStats(share.values)?.quantile(0.95) ?? null;
       if (p95 === null) continue;
       const severity = severityFor(p95, LINK_THRESHOLDS);
       if (severity === null) continue;
@@ -156,9 +169,7 @@ export function analyzeSystem(input: SystemInput, types: ReadonlySet<BottleneckT
   const findings: Finding[] = [];
   for (const r of RULES) {
     if (!types.has(r.resource as BottleneckType)) continue;
-    const series = input.metrics[r.metric];
-    if (!series) continue;
-    const f = ruleFinding(r, series, input);
+    const f = ruleFinding(r, input);
     if (f) findings.push(f);
   }
   if (types.has('cpu')) {
@@ -170,11 +181,14 @@ export function analyzeSystem(input: SystemInput, types: ReadonlySet<BottleneckT
 }
 
 /** Per-metric spread over the range, for the report's context table. */
-export function systemOverview(input: SystemInput, metrics: readonly string[]) {
-  const out: Record<string, ReturnType<typeof summarize>> = {};
+export function systemOverview(
+  input: SystemInput,
+  metrics: readonly string[],
+): Record<string, Summary> {
+  const out: Record<string, Summary> = {};
   for (const m of metrics) {
-    const s = input.metrics[m];
-    if (s) out[m] = summarize(s.values);
+    const s = statsOf(input, m);
+    if (s || input.metrics[m]) out[m] = summaryOf(s);
   }
   return out;
 }

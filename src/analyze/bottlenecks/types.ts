@@ -80,6 +80,27 @@ export interface Recommendation {
   tool_call: { name: string; arguments: Record<string, unknown> } | null;
 }
 
+/** Statistics of one metric over the analysed range (finite values only, count > 0). */
+export interface RangeStats {
+  /** Values behind the statistics: intervals of raw samples, samples behind rolled rows. */
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  /** The latest value. */
+  readonly last: number;
+  /** Quantile q in [0, 1]: exact over raw values, within 1 % from rolled-up sketches. */
+  quantile(q: number): number;
+}
+
+/** How a rolled-up input reads what it did not load up front. */
+export interface RolledAccess {
+  /** Statistics over the range from aggregates; a percentile merges the sketches. */
+  stats(metric: string): RangeStats | null;
+  /** Per-step means of a metric, read (and kept in `metrics`) on first use. */
+  series(metric: string): Series | undefined;
+}
+
 /** Everything the system analysis reads; built from raw samples or rolled-up tiers. */
 export interface SystemInput {
   from: number;
@@ -98,6 +119,11 @@ export interface SystemInput {
     io: ProcessShare[];
   };
   automations: AutomationShare[];
+  /**
+   * Set when the input comes from rolled-up tiers: statistics are then taken from
+   * aggregates rather than from `metrics`, which holds only the series read so far.
+   */
+  rolled?: RolledAccess;
 }
 
 export interface RunInfo {
