@@ -138,6 +138,43 @@ describe('processUsage', () => {
     expect(narrow.find((r) => r.comm === 'inside')?.cpu_ticks).toBe(10);
   });
 
+  it('takes I/O from the rows at the window ends: unknown when the last one has none', () => {
+    const dir = tempDir('kmpm-usage-io-');
+    const s = Store.open(dir);
+    const w = s.createWriter();
+    // 'lost' had I/O read until i = 5, then its reads failed; 'young' is read for the first
+    // time at i = 14 (as a collector reading I/O every 10th tick would), started at i = 8.
+    for (let i = 0; i <= 20; i++) {
+      const ps = [
+        proc(1, {
+          comm: 'lost',
+          utime: i,
+          read_bytes: i <= 5 ? 10 * i : null,
+          write_bytes: i <= 5 ? 0 : null,
+        }),
+      ];
+      if (i >= 8) {
+        ps.push(
+          proc(2, {
+            comm: 'young',
+            start_ticks: startedAt(8),
+            utime: i,
+            read_bytes: i >= 14 ? 100 * i : null,
+            write_bytes: i >= 14 ? 0 : null,
+          }),
+        );
+      }
+      w.write(snap(T0 + i * 1000, { boot_time: BOOT }, { processes: ps }));
+    }
+    const got = new Map(
+      processUsage(s.db, T0 + 10_000, T0 + 20_000, MACHINE.clockTicks).map((r) => [r.comm, r]),
+    );
+    expect(got.get('lost')?.io_bytes).toBeNull();
+    // Started before the window, first read inside it: counted from that first reading.
+    expect(got.get('young')?.io_bytes).toBe(2000 - 1400);
+    s.close();
+  });
+
   it('skips a known process without stored counters', () => {
     store.db
       .prepare(

@@ -15,21 +15,41 @@ export interface ProcessUsageRow {
   io_bytes: number | null;
 }
 
+/**
+ * A process's I/O is read from its rows at the ends of the window, like its CPU time. The
+ * collector carries I/O counters forward once read, so a readable process's rows lack them
+ * only before its first read (at most ioEvery rows); a row without them at the end means its
+ * I/O is unknown (another user's process), and its history is not walked looking for one.
+ * Its first reading is looked for within this many rows, and only when it is needed.
+ */
+export const IO_SCAN_ROWS = 64;
+
+const at = (expr: string, bound: string) =>
+  `(SELECT ${expr} FROM process_raw r WHERE r.process_id = a.id AND r.ts <= ${bound}
+    ORDER BY r.ts DESC LIMIT 1)`;
+
 const SQL = `
   WITH alive AS (
     SELECT id, pid, ppid, start_ticks, comm, cmdline, boot_time FROM process
     WHERE first_seen <= :to AND (exited_at IS NULL OR exited_at >= :from)
+  ), ends AS (
+    SELECT a.*,
+      ${at('utime + stime', ':from')} AS cpu0,
+      ${at('utime + stime', ':to')} AS cpu1,
+      ${at('read_bytes + write_bytes', ':from')} AS io0,
+      ${at('read_bytes + write_bytes', ':to')} AS io1,
+      ${at('rss_pages', ':from')} AS rss0,
+      (SELECT max(rss_pages) FROM process_raw r
+        WHERE r.process_id = a.id AND r.ts BETWEEN :from AND :to) AS rss_in
+    FROM alive a
   )
-  SELECT a.pid, a.ppid, a.start_ticks, a.comm, a.cmdline, a.boot_time,
-    (SELECT utime + stime FROM process_raw r WHERE r.process_id = a.id AND r.ts <= :from ORDER BY r.ts DESC LIMIT 1) AS cpu0,
-    (SELECT utime + stime FROM process_raw r WHERE r.process_id = a.id AND r.ts <= :to ORDER BY r.ts DESC LIMIT 1) AS cpu1,
-    (SELECT utime + stime FROM process_raw r WHERE r.process_id = a.id ORDER BY r.ts LIMIT 1) AS cpu_first,
-    (SELECT read_bytes + write_bytes FROM process_raw r WHERE r.process_id = a.id AND r.ts <= :from AND r.read_bytes IS NOT NULL ORDER BY r.ts DESC LIMIT 1) AS io0,
-    (SELECT read_bytes + write_bytes FROM process_raw r WHERE r.process_id = a.id AND r.ts <= :to AND r.read_bytes IS NOT NULL ORDER BY r.ts DESC LIMIT 1) AS io1,
-    (SELECT read_bytes + write_bytes FROM process_raw r WHERE r.process_id = a.id AND r.read_bytes IS NOT NULL ORDER BY r.ts LIMIT 1) AS io_first,
-    (SELECT max(rss_pages) FROM process_raw r WHERE r.process_id = a.id AND r.ts BETWEEN :from AND :to) AS rss_in,
-    (SELECT rss_pages FROM process_raw r WHERE r.process_id = a.id AND r.ts <= :from ORDER BY r.ts DESC LIMIT 1) AS rss0
-  FROM alive a`;
+  SELECT pid, ppid, start_ticks, comm, cmdline, boot_time, cpu0, cpu1, io0, io1, rss0, rss_in,
+    CASE WHEN cpu0 IS NULL THEN (SELECT utime + stime FROM process_raw r
+      WHERE r.process_id = e.id ORDER BY r.ts LIMIT 1) END AS cpu_first,
+    CASE WHEN io0 IS NULL AND io1 IS NOT NULL THEN (SELECT read_bytes + write_bytes FROM (
+      SELECT read_bytes, write_bytes FROM process_raw r WHERE r.process_id = e.id
+      ORDER BY r.ts LIMIT ${IO_SCAN_ROWS}) WHERE read_bytes IS NOT NULL LIMIT 1) END AS io_first
+  FROM ends e`;
 
 interface Row {
   pid: number;
