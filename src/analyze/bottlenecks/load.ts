@@ -1,22 +1,17 @@
 import fs from 'node:fs';
-import { counterDelta, deriveCores, deriveSystem } from '../derive.js';
+import { DERIVE_FIELDS, deriveWindow, type DerivedWindow } from '../derive-window.js';
+import { readRawColumns } from '../../store/raw-columns.js';
 import { quantileSorted } from '../stats.js';
 import type { Store } from '../../store/index.js';
 import { processUsage, type ProcessUsageRow } from '../../store/usage.js';
 import type { AutomationRun } from '../../store/runs.js';
-import type { MachineInfo, Snapshot } from '../../types.js';
+import type { MachineInfo } from '../../types.js';
 import { seriesOf } from './range-stats.js';
 import type { AutomationShare, ProcessShare, RunInfo, Series, SystemInput } from './types.js';
 
 const TOP = 5;
 /** Look this far before the range for the snapshot that starts its first interval. */
 const LOOKBACK_MS = 60_000;
-
-function push(series: Record<string, Series>, name: string, ts: number, v: number | null): void {
-  const s = (series[name] ??= { ts: [], values: [] });
-  s.ts.push(ts);
-  s.values.push(v);
-}
 
 /** Link speed in bytes/s from /sys/class/net/IF/speed (Mb/s; -1 or unreadable when unknown). */
 export function linkSpeeds(names: readonly string[], sysRoot = '/sys'): Map<string, number> {
@@ -55,6 +50,83 @@ function shares(
     }));
 }
 
+/** Derived values of the raw samples whose intervals end in (from, to]. */
+export function deriveRaw(
+  store: Store,
+  machine: MachineInfo,
+  from: number,
+  to: number,
+): DerivedWindow {
+  const columns = readRawColumns(store.db, from - LOOKBACK_MS, to, {
+    fields: DERIVE_FIELDS,
+    cores: true,
+  });
+  return deriveWindow(columns, from, machine.cores);
+}
+
+/** A derived window as the analysis reads it: series per metric, core and link. */
+export function windowInput(
+  w: DerivedWindow,
+  sysRoot: string,
+): Pick<SystemInput, 'metrics' | 'perCore' | 'links'> {
+  const metrics: Record<string, Series> = {};
+  if (w.ts.length > 0) {
+    for (const [name, values] of Object.entries(w.metrics)) metrics[name] = { ts: w.ts, values };
+  }
+  const speeds = linkSpeeds([...w.links.keys()], sysRoot);
+  return {
+    metrics,
+    perCore: w.perCore,
+    links: [...w.links].flatMap(([name, s]) => {
+      const speed = speeds.get(name);
+      return speed === undefined
+        ? []
+        : [
+            {
+              name,
+              bytesPerSecond: speed,
+              rx: { ts: s.ts, values: s.rx },
+              tx: { ts: s.ts, values: s.tx },
+            },
+          ];
+    }),
+  };
+}
+
+/** Mean of the non-null values, 0 when there are none. */
+function meanOf(values: readonly (number | null)[] | undefined): number {
+  let sum = 0;
+  let n = 0;
+  for (const v of values ?? []) {
+    if (v !== null) {
+      sum += v;
+      n++;
+    }
+  }
+  return n ? sum / n : 0;
+}
+
+/** Processes and automation runs by their share of CPU, memory and I/O over [from, to]. */
+export function rawAttribution(
+  store: Store,
+  machine: MachineInfo,
+  from: number,
+  to: number,
+  busyCpuSeconds: number,
+  memUsed: number,
+): Pick<SystemInput, 'processes' | 'automations'> {
+  const usage = processUsage(store.db, from, to, machine.clockTicks);
+  const ioTotal = usage.reduce((n, r) => n + (r.io_bytes ?? 0), 0);
+  return {
+    processes: {
+      cpu: shares(usage, (r) => r.cpu_ticks / machine.clockTicks, busyCpuSeconds, 'cpu_seconds'),
+      memory: shares(usage, (r) => r.rss_pages_max * machine.pageSize, memUsed, 'bytes'),
+      io: shares(usage, (r) => r.io_bytes, ioTotal, 'bytes'),
+    },
+    automations: automationShares(store.runs.overlapping(null, from, to), from, to, busyCpuSeconds),
+  };
+}
+
 /** System metrics, per-core, per-link and derived saturation series over [from, to] from raw samples. */
 export function loadSystemInput(
   store: Store,
@@ -63,100 +135,26 @@ export function loadSystemInput(
   to: number,
   sysRoot = '/sys',
 ): SystemInput & { samples: number } {
-  const snaps = store.query.systemSnapshots(from - LOOKBACK_MS, to);
-  const metrics: Record<string, Series> = {};
-  const perCore: Series[] = [];
-  const linkSeries = new Map<string, { rx: Series; tx: Series }>();
-  const dts: number[] = [];
-  let busyCpuSeconds = 0;
-  let memUsed = 0;
-  let memCount = 0;
-  for (let i = 1; i < snaps.length; i++) {
-    const a = snaps[i - 1] as Snapshot;
-    const b = snaps[i] as Snapshot;
-    if (b.ts <= from) continue; // that interval lies wholly before the range
-    const dt = b.ts - a.ts;
-    dts.push(dt);
-    const v = deriveSystem(a, b) as Record<string, number | null>;
-    for (const [k, val] of Object.entries(v)) push(metrics, k, b.ts, val);
-    const running = b.system.procs_running;
-    push(metrics, 'run_queue_per_core', b.ts, running === null ? null : running / machine.cores);
-    const swaps = counterDelta(
-      a.system.pswpin === null || a.system.pswpout === null
-        ? null
-        : a.system.pswpin + a.system.pswpout,
-      b.system.pswpin === null || b.system.pswpout === null
-        ? null
-        : b.system.pswpin + b.system.pswpout,
-    );
-    push(metrics, 'swap_pages_per_second', b.ts, swaps === null ? null : (swaps * 1000) / dt);
-    push(metrics, 'oom_kills', b.ts, counterDelta(a.system.oom_kill, b.system.oom_kill));
-    const before = new Map(a.disks.map((d) => [d.name, d]));
-    let queue: number | null = null;
-    for (const d of b.disks) {
-      const w = counterDelta(before.get(d.name)?.weighted_ms ?? null, d.weighted_ms);
-      if (w !== null) queue = (queue ?? 0) + w / dt;
-    }
-    push(metrics, 'disk_queue_depth', b.ts, queue);
-    deriveCores(a, b).forEach((c, core) => {
-      const s = (perCore[core] ??= { ts: [], values: [] });
-      s.ts.push(b.ts);
-      s.values.push(c);
-    });
-    const nets = new Map(a.nets.map((n) => [n.name, n]));
-    for (const n of b.nets) {
-      const p = nets.get(n.name);
-      const l = linkSeries.get(n.name) ?? {
-        rx: { ts: [], values: [] },
-        tx: { ts: [], values: [] },
-      };
-      linkSeries.set(n.name, l);
-      const rx = p ? counterDelta(p.rx_bytes, n.rx_bytes) : null;
-      const tx = p ? counterDelta(p.tx_bytes, n.tx_bytes) : null;
-      l.rx.ts.push(b.ts);
-      l.rx.values.push(rx === null ? null : (rx * 1000) / dt);
-      l.tx.ts.push(b.ts);
-      l.tx.values.push(tx === null ? null : (tx * 1000) / dt);
-    }
-    if (v.cpu_percent !== null && v.cpu_percent !== undefined) {
-      busyCpuSeconds += (v.cpu_percent / 100) * machine.cores * (dt / 1000);
-    }
-    if (v.memory_used_bytes !== null && v.memory_used_bytes !== undefined) {
-      memUsed += v.memory_used_bytes;
-      memCount++;
-    }
-  }
-  const speeds = linkSpeeds([...linkSeries.keys()], sysRoot);
-  const usage = processUsage(store.db, from, to, machine.clockTicks);
-  const ioTotal = usage.reduce((n, r) => n + (r.io_bytes ?? 0), 0);
-  const runs = store.runs.overlapping(null, from, to);
+  const w = deriveRaw(store, machine, from, to);
   return {
     from,
     to,
     cores: machine.cores,
     resolutionMs:
       quantileSorted(
-        [...dts].sort((x, y) => x - y),
+        [...w.dts].sort((x, y) => x - y),
         0.5,
       ) ?? 1000,
-    metrics,
-    perCore,
-    links: [...linkSeries].flatMap(([name, s]) => {
-      const speed = speeds.get(name);
-      return speed === undefined ? [] : [{ name, bytesPerSecond: speed, rx: s.rx, tx: s.tx }];
-    }),
-    processes: {
-      cpu: shares(usage, (r) => r.cpu_ticks / machine.clockTicks, busyCpuSeconds, 'cpu_seconds'),
-      memory: shares(
-        usage,
-        (r) => r.rss_pages_max * machine.pageSize,
-        memCount ? memUsed / memCount : 0,
-        'bytes',
-      ),
-      io: shares(usage, (r) => r.io_bytes, ioTotal, 'bytes'),
-    },
-    automations: automationShares(runs, from, to, busyCpuSeconds),
-    samples: dts.length,
+    ...windowInput(w, sysRoot),
+    ...rawAttribution(
+      store,
+      machine,
+      from,
+      to,
+      w.busyCpuSeconds,
+      meanOf(w.metrics.memory_used_bytes),
+    ),
+    samples: w.dts.length,
   };
 }
 
