@@ -50,14 +50,23 @@ export function rankFindings(findings: Finding[]): Finding[] {
   );
 }
 
-/** Longer ranges read the 1-minute tier: deriving a day of 1 s samples would be slow. */
-export const RAW_ANALYSIS_LIMIT_MS = 6 * 3600_000;
+/**
+ * Ranges up to this are derived from raw samples at their own interval. Longer ones read the
+ * rolled-up tiers (and raw samples past the rollup watermark), so an hour or a month is
+ * analysed in tens of milliseconds.
+ */
+export const RAW_ANALYSIS_LIMIT_MS = 15 * 60_000;
+/** Rolled ranges up to this also take per-process, per-core and per-link detail from raw samples. */
+export const DETAIL_LIMIT_MS = 6 * 3600_000;
 
 function loadInput(store: Store, machine: MachineInfo, from: number, to: number) {
   if (to - from > RAW_ANALYSIS_LIMIT_MS) {
-    const rolled = loadRolledInput(store, machine, from, to);
-    if (rolled.samples > 0) return rolled;
+    const rolled = loadRolledInput(store, machine, from, to, {
+      detail: to - from <= DETAIL_LIMIT_MS,
+    });
+    if (rolled) return rolled;
   }
+  // Short ranges, and ranges nothing was rolled up in (a recorder's first minute).
   return loadSystemInput(store, machine, from, to);
 }
 

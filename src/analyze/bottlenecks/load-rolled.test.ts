@@ -11,6 +11,12 @@ import { analyzeBottlenecks, type BottleneckQuery } from './index.js';
 import { coverOf, loadRolledInput } from './load-rolled.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
+
+function load(store: Store, from: number, to: number) {
+  const input = loadRolledInput(store, MACHINE, from, to);
+  if (!input) throw new Error('nothing rolled up in the range');
+  return input;
+}
 const MIN = 60_000;
 
 /** 12 hours of per-minute history: CPU busy 95 % in the second half, mostly by 'encoder'. */
@@ -40,7 +46,7 @@ describe('analysis over rolled-up history', () => {
     importHistory(store, history());
     const from = T0;
     const to = T0 + 12 * 3600_000;
-    const input = loadRolledInput(store, MACHINE, from, to);
+    const input = load(store, from, to);
     expect(input.resolutionMs).toBe(MIN);
     expect(input.samples).toBe(720);
     expect(input.processes.cpu[0]).toMatchObject({
@@ -115,7 +121,7 @@ describe('analysis over rolled-up history', () => {
     setMeta(store.db, ROLLUP_1M_UNTIL, String(T0 + 2 * 86_400_000));
     rollupHours(store.db, { now: T0 + 3 * 86_400_000, maxHours: 1000 });
     expect(store.db.prepare('SELECT count(*) FROM rollup_1h').pluck().get()).toBe(2 * 48);
-    const input = loadRolledInput(store, MACHINE, T0, T0 + 3 * 86_400_000);
+    const input = load(store, T0, T0 + 3 * 86_400_000);
     expect(input.resolutionMs).toBe(3_600_000);
     expect(input.samples).toBe(72);
     expect(input.metrics.cpu_percent?.values.every((v) => v === 50)).toBe(true);
@@ -195,13 +201,13 @@ describe('rolled-up statistics', () => {
     const from = T0;
     const to = T0 + 3 * DAY;
     const minutes = analyzeBottlenecks(store, MACHINE, query(from, to));
-    const byMinute = loadRolledInput(store, MACHINE, from, to).rolled?.stats('cpu_percent');
+    const byMinute = load(store, from, to).rolled?.stats('cpu_percent');
     rollupHours(store.db, { now: to, maxHours: 1000 });
     expect(
       Number(store.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(ROLLUP_1H_UNTIL)),
     ).toBe(to);
     const hours = analyzeBottlenecks(store, MACHINE, query(from, to));
-    const byHour = loadRolledInput(store, MACHINE, from, to).rolled?.stats('cpu_percent');
+    const byHour = load(store, from, to).rolled?.stats('cpu_percent');
 
     expect(byHour?.count).toBe(values.length);
     expect(byMinute?.count).toBe(values.length);
@@ -313,7 +319,7 @@ describe('coverOf', () => {
     recorded(store);
     rollupHours(store.db, { now: T0 + 3 * DAY, maxHours: 1000 });
     const from = T0 + 30 * MIN;
-    const input = loadRolledInput(store, MACHINE, from, T0 + 3 * DAY);
+    const input = load(store, from, T0 + 3 * DAY);
     // 6 samples a minute from 00:30 on, none before: hour rows from 01:00, minutes before.
     expect(input.rolled?.stats('cpu_percent')?.count).toBe(6 * (3 * 24 * 60 - 30));
     store.close();

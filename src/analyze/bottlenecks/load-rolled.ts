@@ -1,6 +1,6 @@
 /**
  * The analysis input for ranges longer than raw samples are derived for: the rolled-up
- * tiers, read as little as the analysis needs.
+ * tiers, read as little as the analysis needs, and raw samples where they add something.
  *
  * - Statistics over the range come from the fewest rows: hour rows for the whole hours the
  *   hourly rollup has passed, minute rows for the rest. Count, sum, min and max of every
@@ -8,17 +8,28 @@
  *   quantile sketches of one metric's rows, read only when asked: a rule whose lowest
  *   threshold is above the metric's maximum never asks. So percentiles are those of the
  *   samples behind the rollups (within the sketches' 1 %), whatever the tier.
+ * - Samples after the minute rollup's watermark (the last minute or two while the recorder
+ *   runs; everything when nothing was rolled up) are derived from raw samples and counted
+ *   with the rows.
  * - Per-step means (1 minute for ranges up to two days, else 1 hour) are read per metric
- *   when a window is wanted, and for cpu_percent, which also gives the busy CPU time.
- * - Attribution is by command name, as the rollups keep the top consumers of each minute
- *   by name; totals come from the same hour and minute rows as the statistics.
+ *   when a window is wanted, and for cpu_percent, which also gives the number of steps.
+ * - With `detail` (short ranges that raw samples cover): processes by PID and automation
+ *   runs from raw samples, as for short ranges; and per-core busy, per-interface throughput,
+ *   run queue, swapping, OOM kills and disk queue, which have no rollups, from the raw
+ *   snapshot that ends each step (counters over the step, gauges as sampled then).
+ * - Otherwise attribution is by command name, as the rollups keep the top consumers of each
+ *   minute by name; totals come from the same hour and minute rows as the statistics.
  */
 import { SYSTEM_METRICS } from '../catalog.js';
 import { QuantileSketch } from '../sketch.js';
 import { getMeta } from '../../store/db.js';
 import type { Store } from '../../store/index.js';
-import { ROLLUP_1H_UNTIL } from '../../store/rollup.js';
+import { readRawColumnsAt } from '../../store/raw-columns.js';
+import { ROLLUP_1H_UNTIL, ROLLUP_1M_UNTIL } from '../../store/rollup.js';
 import type { MachineInfo } from '../../types.js';
+import { DERIVE_FIELDS, deriveWindow, type DerivedWindow } from '../derive-window.js';
+import { deriveRaw, rawAttribution, windowInput } from './load.js';
+import { seriesStats } from './range-stats.js';
 import type { AutomationShare, ProcessShare, RangeStats, Series, SystemInput } from './types.js';
 
 const TOP = 5;
@@ -66,31 +77,44 @@ interface Aggregate {
   max: number;
 }
 
+/** Statistics from rolled rows and the raw values after them. */
 class RolledStats implements RangeStats {
   private sketch: QuantileSketch | null = null;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly last: number;
 
   constructor(
-    private readonly agg: Aggregate,
-    readonly last: number,
+    agg: Aggregate | undefined,
+    rolledLast: () => number,
+    private readonly tail: readonly number[],
     private readonly sketchOf: () => QuantileSketch,
-  ) {}
-
-  get count(): number {
-    return this.agg.count;
-  }
-  get sum(): number {
-    return this.agg.sum;
-  }
-  get min(): number {
-    return this.agg.min;
-  }
-  get max(): number {
-    return this.agg.max;
+  ) {
+    let count = agg?.count ?? 0;
+    let sum = agg?.sum ?? 0;
+    let min = agg?.min ?? Infinity;
+    let max = agg?.max ?? -Infinity;
+    for (const v of tail) {
+      count++;
+      sum += v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    this.count = count;
+    this.sum = sum;
+    this.min = min;
+    this.max = max;
+    this.last = tail.length ? tail[tail.length - 1]! : rolledLast();
   }
 
   quantile(q: number): number {
-    this.sketch ??= this.sketchOf();
-    return this.sketch.quantile(q) ?? this.agg.max;
+    if (!this.sketch) {
+      this.sketch = this.sketchOf();
+      for (const v of this.tail) this.sketch.add(v);
+    }
+    return this.sketch.quantile(q) ?? this.max;
   }
 }
 
@@ -155,17 +179,11 @@ class SeriesReader {
     return last;
   }
 
-  /** Per-step means; each point's ts is the end of its step. */
-  series(id: number, step: number): Series {
-    const buckets = new Map<number, { count: number; sum: number }>();
-    const add = (ts: number, count: number, sum: number) => {
-      const key = Math.floor(ts / step) * step;
-      const b = buckets.get(key);
-      if (b) {
-        b.count += count;
-        b.sum += sum;
-      } else buckets.set(key, { count, sum });
-    };
+  /** Count and sum per step, by step start. */
+  buckets(id: number | undefined, step: number): Buckets {
+    const buckets: Buckets = new Map();
+    if (id === undefined) return buckets;
+    const add = (ts: number, count: number, sum: number) => addTo(buckets, step, ts, count, sum);
     if (step >= HOUR) {
       this.each(
         (t) => `SELECT ts, count, sum FROM ${t} WHERE series_id = ? AND ts >= ? AND ts < ?`,
@@ -181,15 +199,48 @@ class SeriesReader {
         add(r[0], r[1], r[2]);
       }
     }
-    const keys = [...buckets.keys()].sort((a, b) => a - b);
-    return {
-      ts: keys.map((t) => t + step),
-      values: keys.map((t) => {
-        const b = buckets.get(t)!;
-        return b.sum / b.count;
-      }),
-    };
+    return buckets;
   }
+
+  /** Σ over rows of the row's mean × its length, in seconds: busy CPU time from cpu_percent. */
+  meanSeconds(id: number | undefined): number {
+    if (id === undefined) return 0;
+    let total = 0;
+    for (const [table, a, b] of parts(this.cover)) {
+      const seconds = table === 'rollup_1h' ? HOUR / 1000 : MINUTE / 1000;
+      const sum = this.store.db
+        .prepare(
+          `SELECT total(sum / count) FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?`,
+        )
+        .pluck()
+        .get(id, a, b) as number;
+      total += sum * seconds;
+    }
+    return total;
+  }
+}
+
+type Buckets = Map<number, { count: number; sum: number }>;
+
+function addTo(buckets: Buckets, step: number, ts: number, count: number, sum: number): void {
+  const key = Math.floor(ts / step) * step;
+  const b = buckets.get(key);
+  if (b) {
+    b.count += count;
+    b.sum += sum;
+  } else buckets.set(key, { count, sum });
+}
+
+/** Per-step means; each point's ts is the end of its step. */
+function toSeries(buckets: Buckets, step: number): Series {
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  return {
+    ts: keys.map((t) => t + step),
+    values: keys.map((t) => {
+      const b = buckets.get(t)!;
+      return b.sum / b.count;
+    }),
+  };
 }
 
 /** Count, sum, min and max per series id over a cover, one grouped query per tier. */
@@ -261,15 +312,59 @@ function attributionTotals(store: Store, c: Cover): Total[] {
   return [...by.values()];
 }
 
+/** Metrics of the detail read from raw step boundaries; none of them is rolled up. */
+const DETAIL_METRICS = [
+  'run_queue_per_core',
+  'swap_pages_per_second',
+  'oom_kills',
+  'disk_queue_depth',
+] as const;
+
+export interface RolledOptions {
+  /** Attribution by PID and per-core, per-link and saturation series from raw samples. */
+  detail: boolean;
+  sysRoot?: string;
+}
+
+/** The raw snapshot that ends each step over [from - step, to]: the first is at or before from. */
+function stepEnds(store: Store, from: number, to: number, step: number): number[] {
+  return store.db
+    .prepare(
+      `SELECT max(ts) FROM system_raw WHERE ts BETWEEN ? AND ? GROUP BY ts / ${step} ORDER BY 1`,
+    )
+    .pluck()
+    .all(from - step, to) as number[];
+}
+
+/**
+ * Whether raw samples hold all there is of [from, to]: retention has removed none of them,
+ * so either one is stored at or before `from`, or nothing was rolled up before the first.
+ */
+function rawCovers(store: Store, from: number, to: number, cpuId: number | undefined): boolean {
+  const oldest = store.query.oldestTimestamp();
+  if (oldest === null || oldest > to) return false;
+  if (oldest <= from || cpuId === undefined) return true;
+  return (
+    store.db
+      .prepare('SELECT 1 FROM rollup_1m WHERE series_id = ? AND ts >= ? AND ts < ? LIMIT 1')
+      .get(cpuId, from, oldest - MINUTE) === undefined
+  );
+}
+
+/** The input from rolled-up tiers, or null when nothing in the range was rolled up. */
 export function loadRolledInput(
   store: Store,
   machine: MachineInfo,
   from: number,
   to: number,
-): SystemInput & { samples: number } {
+  opts: RolledOptions = { detail: false },
+): (SystemInput & { samples: number }) | null {
   const step = to - from > MINUTE_STEPS_UP_TO_MS ? HOUR : MINUTE;
-  const hourUntil = getMeta(store.db, ROLLUP_1H_UNTIL);
-  const cover = coverOf(from, to, hourUntil === null ? null : Number(hourUntil));
+  const meta = (key: string) => {
+    const v = getMeta(store.db, key);
+    return v === null ? null : Number(v);
+  };
+  const cover = coverOf(from, to, meta(ROLLUP_1H_UNTIL));
   const reader = new SeriesReader(store, cover, from, to);
 
   const known = new Set<string>(SYSTEM_METRICS.map((m) => m.name));
@@ -281,35 +376,102 @@ export function loadRolledInput(
     if (known.has(metric)) ids.set(metric, id);
   }
   const agg = aggregates(store, [...ids.values()], cover);
-  const statsCache = new Map<string, RangeStats | null>();
+  if (agg.size === 0) return null;
+  // Raw samples not rolled up yet (those at or after the minute watermark) count as well.
+  const minuteUntil = meta(ROLLUP_1M_UNTIL);
+  const tailFrom = minuteUntil === null ? from : Math.max(from, minuteUntil - 1);
+  const tail: DerivedWindow | null = tailFrom < to ? deriveRaw(store, machine, tailFrom, to) : null;
+  /**
+   * A sample belongs to the minute it falls in, as in the rollups: one at a minute's start
+   * opens that minute, so at the range's end it is not in the range.
+   */
+  const tailPoints = (metric: string): { ts: number; value: number }[] => {
+    const out: { ts: number; value: number }[] = [];
+    tail?.metrics[metric]?.forEach((v, i) => {
+      const ts = tail.ts[i]!;
+      if (v !== null && Number.isFinite(v) && Math.floor(ts / MINUTE) * MINUTE < to)
+        out.push({ ts, value: v });
+    });
+    return out;
+  };
+  const detail = opts.detail && rawCovers(store, from, to, ids.get('cpu_percent'));
+  const steps: DerivedWindow | null = detail
+    ? deriveWindow(
+        readRawColumnsAt(store.db, stepEnds(store, from, to, step), {
+          fields: DERIVE_FIELDS,
+          cores: true,
+        }),
+        from,
+        machine.cores,
+      )
+    : null;
+  const fromSteps = steps ? windowInput(steps, opts.sysRoot ?? '/sys') : null;
+
   const metrics: Record<string, Series> = {};
+  for (const name of DETAIL_METRICS) {
+    const s = fromSteps?.metrics[name];
+    if (s) metrics[name] = s;
+  }
+  const statsCache = new Map<string, RangeStats | null>();
   const stats = (metric: string): RangeStats | null => {
+    if (!known.has(metric)) return metrics[metric] ? seriesStats(metrics[metric]) : null;
     let s = statsCache.get(metric);
     if (s !== undefined) return s;
     const id = ids.get(metric);
     const a = id === undefined ? undefined : agg.get(id);
+    const values = tailPoints(metric).map((p) => p.value);
     s =
-      id === undefined || a === undefined || a.count === 0
+      (a === undefined || a.count === 0) && values.length === 0
         ? null
-        : new RolledStats(a, reader.last(id), () => reader.sketch(id));
+        : new RolledStats(
+            a,
+            () => (id === undefined ? 0 : reader.last(id)),
+            values,
+            () => (id === undefined || a === undefined ? new QuantileSketch() : reader.sketch(id)),
+          );
     statsCache.set(metric, s);
     return s;
   };
   const series = (metric: string): Series | undefined => {
     if (metric in metrics) return metrics[metric];
+    if (!known.has(metric)) return undefined;
     const id = ids.get(metric);
-    if (id === undefined || !agg.has(id)) return undefined;
-    return (metrics[metric] = reader.series(id, step));
+    const buckets = reader.buckets(id !== undefined && agg.has(id) ? id : undefined, step);
+    for (const p of tailPoints(metric)) addTo(buckets, step, p.ts, 1, p.value);
+    if (buckets.size === 0) return undefined;
+    return (metrics[metric] = toSeries(buckets, step));
   };
 
   const cpu = series('cpu_percent');
-  const busyCpuSeconds = (cpu?.values ?? []).reduce<number>(
-    (n, v) => n + ((v ?? 0) / 100) * machine.cores * (step / 1000),
-    0,
-  );
+  const busyCpuSeconds =
+    (reader.meanSeconds(ids.get('cpu_percent')) / 100) * machine.cores +
+    (tail?.busyCpuSeconds ?? 0);
   const mem = stats('memory_used_bytes');
   const memUsed = mem ? mem.sum / mem.count : 0;
+  const attribution = detail
+    ? rawAttribution(store, machine, from, to, busyCpuSeconds, memUsed)
+    : rolledAttribution(store, cover, busyCpuSeconds, memUsed);
+  return {
+    from,
+    to,
+    cores: machine.cores,
+    resolutionMs: step,
+    metrics,
+    perCore: fromSteps?.perCore ?? [],
+    links: fromSteps?.links ?? [],
+    ...attribution,
+    samples: cpu?.ts.length ?? 0,
+    rolled: { stats, series },
+  };
+}
 
+/** Processes and automations by name, from the rolled rows of the cover. */
+function rolledAttribution(
+  store: Store,
+  cover: Cover,
+  busyCpuSeconds: number,
+  memUsed: number,
+): Pick<SystemInput, 'processes' | 'automations'> {
   const cpuShares: ProcessShare[] = [];
   const memShares: ProcessShare[] = [];
   const automations: AutomationShare[] = [];
@@ -331,16 +493,7 @@ export function loadRolledInput(
     }
   }
   return {
-    from,
-    to,
-    cores: machine.cores,
-    resolutionMs: step,
-    metrics,
-    perCore: [],
-    links: [],
     processes: { cpu: top(cpuShares), memory: top(memShares), io: [] },
     automations: top(automations),
-    samples: cpu?.ts.length ?? 0,
-    rolled: { stats, series },
   };
 }
