@@ -7,13 +7,20 @@ import type { Statement } from 'better-sqlite3';
 import { QuantileSketch } from '../analyze/sketch.js';
 import type { Db } from './db.js';
 
-export type Tier = '1m' | '1h';
+export type Tier = '1m' | '1h' | '1d';
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
-export const TIER_MS: Readonly<Record<Tier, number>> = { '1m': MINUTE_MS, '1h': HOUR_MS };
+/** Days are UTC days. */
+export const DAY_MS = 86_400_000;
+export const TIER_MS: Readonly<Record<Tier, number>> = {
+  '1m': MINUTE_MS,
+  '1h': HOUR_MS,
+  '1d': DAY_MS,
+};
 export const TIER_TABLE: Readonly<Record<Tier, string>> = {
   '1m': 'rollup_1m',
   '1h': 'rollup_1h',
+  '1d': 'rollup_1d',
 };
 
 export interface Point {
@@ -90,8 +97,8 @@ export class BucketWriter {
       db.prepare(`SELECT last, last_ts, sketch FROM ${t} WHERE series_id = ? AND ts = ?`);
     const ups = (t: string) =>
       db.prepare(`INSERT OR REPLACE INTO ${t} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.select = { '1m': sel('rollup_1m'), '1h': sel('rollup_1h') };
-    this.upsert = { '1m': ups('rollup_1m'), '1h': ups('rollup_1h') };
+    this.select = { '1m': sel('rollup_1m'), '1h': sel('rollup_1h'), '1d': sel('rollup_1d') };
+    this.upsert = { '1m': ups('rollup_1m'), '1h': ups('rollup_1h'), '1d': ups('rollup_1d') };
   }
 
   /** Merges points (all inside the bucket) into the bucket's row. */

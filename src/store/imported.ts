@@ -3,9 +3,9 @@
  * and are merged into the rolled-up tiers so that importing and the recorder's rollups
  * commute (either order gives the same rows).
  */
-import { BucketWriter, HOUR_MS, MINUTE_MS, floorTo, type Point } from './bucket.js';
+import { BucketWriter, DAY_MS, HOUR_MS, MINUTE_MS, floorTo, type Point } from './bucket.js';
 import { getMeta, type Db } from './db.js';
-import { ROLLUP_1H_UNTIL } from './rollup.js';
+import { ROLLUP_1D_UNTIL, ROLLUP_1H_UNTIL } from './rollup.js';
 
 function byBucket(points: readonly Point[], size: number): Map<number, Point[]> {
   const out = new Map<number, Point[]>();
@@ -20,8 +20,8 @@ function byBucket(points: readonly Point[], size: number): Map<number, Point[]> 
 
 /**
  * Stores points of one series and merges the new ones (a re-import is a no-op) into 1m
- * always, and into 1h only for hours the hourly rollup has already passed: later hours
- * get them when their 1m rows are rolled up. Call inside the importer's BEGIN IMMEDIATE
+ * always, into 1h only for hours the hourly rollup has already passed, and into 1d only for
+ * days the daily rollup has passed: later ones get them when the finer rows are rolled up. Call inside the importer's BEGIN IMMEDIATE
  * transaction so the watermark cannot move in between. Returns how many points were new.
  */
 export function importPoints(
@@ -38,6 +38,10 @@ export function importPoints(
   }
   for (const [hour, list] of byBucket(fresh, HOUR_MS)) {
     if (hour + HOUR_MS <= hoursUntil) writer.merge('1h', seriesId, hour, list);
+  }
+  const daysUntil = Number(getMeta(db, ROLLUP_1D_UNTIL) ?? Number.NEGATIVE_INFINITY);
+  for (const [day, list] of byBucket(fresh, DAY_MS)) {
+    if (day + DAY_MS <= daysUntil) writer.merge('1d', seriesId, day, list);
   }
   return fresh.length;
 }

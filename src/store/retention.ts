@@ -67,7 +67,7 @@ export function pruneSelfMetrics(db: Db, cutoff: number): number {
   );
 }
 
-const TIER_TABLES = { '1m': 'rollup_1m', '1h': 'rollup_1h' } as const;
+const TIER_TABLES = { '1m': 'rollup_1m', '1h': 'rollup_1h', '1d': 'rollup_1d' } as const;
 
 /**
  * Deletes rolled-up rows of one tier that start before `cutoff`, at most `batch` per call.

@@ -10,10 +10,12 @@ import { importPoints } from './imported.js';
 import { Store } from './index.js';
 import {
   BucketWriter,
+  ROLLUP_1D_UNTIL,
   ROLLUP_1H_UNTIL,
   ROLLUP_1M_UNTIL,
   RollupError,
   mergeIntoBucket,
+  rollupDays,
   rollupHours,
   rollupMinutes,
 } from './rollup.js';
@@ -43,7 +45,7 @@ function rollAll(store: Store, now: number) {
 }
 
 /** Every rolled-up row with its series, comparable across databases. */
-function dump(store: Store, tier: '1m' | '1h') {
+function dump(store: Store, tier: '1m' | '1h' | '1d') {
   return store.db
     .prepare(
       `SELECT s.metric, s.entity, r.ts, r.count, r.sum, r.min, r.max, r.last, r.last_ts,
@@ -53,7 +55,7 @@ function dump(store: Store, tier: '1m' | '1h') {
     .all();
 }
 
-function tierSketch(store: Store, tier: '1m' | '1h', metric: string, entity = 'system') {
+function tierSketch(store: Store, tier: '1m' | '1h' | '1d', metric: string, entity = 'system') {
   const sketch = new QuantileSketch();
   const rows = store.db
     .prepare(
@@ -396,6 +398,92 @@ describe('mergeIntoBucket', () => {
       });
     }
     expect(tierSketch(a, '1h', 'cpu_percent').max).toBe(99);
+    a.close();
+    b.close();
+  });
+});
+
+describe('rollupDays', () => {
+  const D0 = Date.UTC(2024, 2, 1);
+  const DAY = 24 * HOUR;
+
+  /** Hour rows for 3 days of one series, 4 points an hour; the hourly watermark at 2.5 days. */
+  function hours(): { store: Store; id: number; values: number[] } {
+    const store = Store.open(tempDir());
+    const id = new SeriesIds(store.db).id('cpu_percent', 'system');
+    const r = rng(5);
+    const values: number[] = [];
+    const w = new BucketWriter(store.db);
+    store.db.transaction(() => {
+      for (let h = D0; h < D0 + 3 * DAY; h += HOUR) {
+        const pts = [0, 1, 2, 3].map((k) => ({ ts: h + k * 15 * MIN, value: 100 * r() }));
+        if (h < D0 + 2 * DAY) values.push(...pts.map((p) => p.value));
+        w.merge('1h', id, h, pts);
+      }
+    })();
+    store.db
+      .prepare("INSERT INTO meta VALUES ('rollup_1h_until', ?)")
+      .run(String(D0 + 2 * DAY + 12 * HOUR));
+    return { store, id, values };
+  }
+
+  it('merges each complete UTC day of hour rows once, resuming from its watermark', () => {
+    const { store, values } = hours();
+    expect(rollupDays(store.db, { now: D0 + 3 * DAY, maxDays: 1 })).toEqual({
+      buckets: 1,
+      until: D0 + DAY,
+      more: true,
+    });
+    // the third day is not complete: its hours are not all rolled up
+    expect(rollupDays(store.db, { now: D0 + 3 * DAY })).toEqual({
+      buckets: 1,
+      until: D0 + 2 * DAY,
+      more: false,
+    });
+    expect(rollupDays(store.db, { now: D0 + 3 * DAY }).buckets).toBe(0);
+    expect(getMeta(store.db, ROLLUP_1D_UNTIL)).toBe(String(D0 + 2 * DAY));
+    const days = tierSketch(store, '1d', 'cpu_percent');
+    const exact = QuantileSketch.of(values);
+    expect(days.count).toBe(values.length);
+    for (const q of [0, 0.5, 0.95, 1]) expect(days.quantile(q)).toBe(exact.quantile(q));
+    expect(dump(store, '1d').map((r) => (r as { ts: number }).ts)).toEqual([D0, D0 + DAY]);
+    store.close();
+  });
+
+  it('takes imported points into days already rolled up, and others when they are', () => {
+    const order = (importFirst: boolean) => {
+      const { store, id } = hours();
+      const pts = [
+        { ts: D0 + 5 * HOUR + 1, value: 250 },
+        { ts: D0 + 2 * DAY + 3 * HOUR, value: 300 },
+      ];
+      const imp = () =>
+        store.db
+          .transaction(() => importPoints(store.db, new BucketWriter(store.db), id, pts))
+          .immediate();
+      if (importFirst) imp();
+      rollupDays(store.db, { now: D0 + 3 * DAY });
+      if (!importFirst) imp();
+      store.db
+        .prepare("UPDATE meta SET value = ? WHERE key = 'rollup_1h_until'")
+        .run(String(D0 + 3 * DAY));
+      rollupDays(store.db, { now: D0 + 4 * DAY });
+      return store;
+    };
+    const [a, b] = [order(true), order(false)];
+    const sketches = (s: Store) =>
+      [0, 1, 2].map((d) => {
+        const sk = new QuantileSketch();
+        const row = s.db
+          .prepare('SELECT sketch FROM rollup_1d WHERE ts = ?')
+          .pluck()
+          .get(D0 + d * DAY);
+        sk.mergeEncoded(row as Buffer);
+        return [sk.count, sk.max];
+      });
+    expect(sketches(a)).toEqual(sketches(b));
+    expect(sketches(a)[0]).toEqual([97, 250]);
+    expect(sketches(a)[2]![1]).toBe(300);
     a.close();
     b.close();
   });

@@ -10,13 +10,15 @@ import { QuantileSketch } from '../analyze/sketch.js';
 import type { MachineInfo } from '../types.js';
 import {
   BucketWriter,
-  HOUR_MS,
   RollupError,
   MINUTE_MS,
+  TIER_MS,
+  TIER_TABLE,
   floorTo,
   mergeAggregates,
   type Aggregate,
   type Point,
+  type Tier,
 } from './bucket.js';
 import { getMeta, setMeta, type Db } from './db.js';
 import { SampleQuery } from './query.js';
@@ -27,6 +29,7 @@ export { BucketWriter, mergeIntoBucket, RollupError, type Point, type Tier } fro
 
 export const ROLLUP_1M_UNTIL = 'rollup_1m_until';
 export const ROLLUP_1H_UNTIL = 'rollup_1h_until';
+export const ROLLUP_1D_UNTIL = 'rollup_1d_until';
 /** MachineInfo of the recording machine, for readers that derive raw process metrics. */
 export const MACHINE_META = 'machine';
 
@@ -80,8 +83,8 @@ interface RollupContext {
   prevTs: Statement;
   nextRaw: Statement;
   nextRun: Statement;
-  firstAtOrAfter: Statement;
-  hourRows: Statement;
+  /** Per finer tier: the first row at or after a time, and a bucket's rows by series. */
+  coarser: Record<'1m' | '1h', { firstAtOrAfter: Statement; bucketRows: Statement }>;
 }
 
 const contexts = new WeakMap<Db, RollupContext>();
@@ -98,20 +101,27 @@ function contextFor(db: Db): RollupContext {
     nextRun: db
       .prepare('SELECT min(ended_at) FROM automation_run WHERE ended_at >= ? AND ended_at < ?')
       .pluck(),
-    // Per-series index seeks: rollup_1m is keyed by (series_id, ts) and has no ts index.
-    firstAtOrAfter: db
-      .prepare(
-        `SELECT min((SELECT ts FROM rollup_1m r WHERE r.series_id = s.id AND r.ts >= ?
-           ORDER BY r.ts LIMIT 1)) FROM series s`,
-      )
-      .pluck(),
-    hourRows: db.prepare(
-      `SELECT r.series_id, r.last, r.last_ts, r.sketch FROM series s CROSS JOIN rollup_1m r
-       ON r.series_id = s.id AND r.ts >= ? AND r.ts < ? ORDER BY r.series_id`,
-    ),
+    coarser: { '1m': coarserStatements(db, '1m'), '1h': coarserStatements(db, '1h') },
   };
   contexts.set(db, ctx);
   return ctx;
+}
+
+function coarserStatements(db: Db, fine: '1m' | '1h') {
+  const table = TIER_TABLE[fine];
+  return {
+    // Per-series index seeks: the rollup tables are keyed by (series_id, ts), no ts index.
+    firstAtOrAfter: db
+      .prepare(
+        `SELECT min((SELECT ts FROM ${table} r WHERE r.series_id = s.id AND r.ts >= ?
+           ORDER BY r.ts LIMIT 1)) FROM series s`,
+      )
+      .pluck(),
+    bucketRows: db.prepare(
+      `SELECT r.series_id, r.last, r.last_ts, r.sketch FROM series s CROSS JOIN ${table} r
+       ON r.series_id = s.id AND r.ts >= ? AND r.ts < ? ORDER BY r.series_id`,
+    ),
+  };
 }
 
 export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
@@ -182,17 +192,21 @@ function systemPoints(snaps: ReturnType<SampleQuery['systemSnapshots']>): Series
     .map(([metric, list]) => ({ metric, entity: SYSTEM_ENTITY, points: list }));
 }
 
-function decodeRow(r: MinuteRow, hour: number): QuantileSketch {
+function decodeRow(r: FinerRow, tier: Tier, bucket: number): QuantileSketch {
   try {
     return QuantileSketch.decode(r.sketch);
   } catch (err) {
-    throw new RollupError(`a 1m row of series ${r.series_id} in hour ${hour} is corrupt`, {
-      cause: err,
-    });
+    const unit = tier === '1m' ? 'hour' : 'day';
+    throw new RollupError(
+      `a ${tier} row of series ${r.series_id} in ${unit} ${bucket} is corrupt`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
-interface MinuteRow {
+interface FinerRow {
   series_id: number;
   last: number;
   last_ts: number;
@@ -202,43 +216,66 @@ interface MinuteRow {
 /**
  * Merges each complete hour's 1-minute rows into rollup_1h, for hours after the watermark
  * only: points imported into hours already rolled up go to both tiers directly (see
- * mergeImported), so re-deriving an hour would count them twice.
+ * importPoints), so re-deriving an hour would count them twice.
  */
 export function rollupHours(db: Db, opts: { now: number; maxHours?: number }): RollupResult {
-  const minutesUntil = watermark(db, ROLLUP_1M_UNTIL);
-  if (minutesUntil === null) return { buckets: 0, until: null, more: false };
-  const limit = floorTo(Math.min(minutesUntil, opts.now), HOUR_MS);
-  const { series, writer, firstAtOrAfter, hourRows } = contextFor(db);
-  const nextHour = (from: number): number | null => {
+  return rollupCoarser(db, '1m', '1h', opts.now, opts.maxHours ?? 24);
+}
+
+/** Merges each complete UTC day's hour rows into rollup_1d, as rollupHours does hours. */
+export function rollupDays(db: Db, opts: { now: number; maxDays?: number }): RollupResult {
+  return rollupCoarser(db, '1h', '1d', opts.now, opts.maxDays ?? 7);
+}
+
+const UNTIL: Readonly<Record<Tier, string>> = {
+  '1m': ROLLUP_1M_UNTIL,
+  '1h': ROLLUP_1H_UNTIL,
+  '1d': ROLLUP_1D_UNTIL,
+};
+
+/** Buckets of `coarse` merged from the `fine` rows its watermark has passed, one per transaction. */
+function rollupCoarser(
+  db: Db,
+  fine: '1m' | '1h',
+  coarse: Tier,
+  now: number,
+  maxBuckets: number,
+): RollupResult {
+  const fineUntil = watermark(db, UNTIL[fine]);
+  if (fineUntil === null) return { buckets: 0, until: null, more: false };
+  const size = TIER_MS[coarse];
+  const limit = floorTo(Math.min(fineUntil, now), size);
+  const { series, writer, coarser } = contextFor(db);
+  const { firstAtOrAfter, bucketRows } = coarser[fine];
+  const nextBucket = (from: number): number | null => {
     const t = firstAtOrAfter.get(from) as number | null;
-    return t === null ? null : floorTo(t, HOUR_MS);
+    return t === null ? null : floorTo(t, size);
   };
-  let until = watermark(db, ROLLUP_1H_UNTIL);
+  let until = watermark(db, UNTIL[coarse]);
   if (until === null) {
-    const first = nextHour(Number.MIN_SAFE_INTEGER);
+    const first = nextBucket(Number.MIN_SAFE_INTEGER);
     if (first === null) return { buckets: 0, until: null, more: false };
     until = first;
   }
-  const maxHours = opts.maxHours ?? 24;
   let buckets = 0;
-  while (buckets < maxHours) {
-    const hour = nextHour(until);
-    if (hour === null || hour >= limit) {
+  while (buckets < maxBuckets) {
+    const bucket = nextBucket(until);
+    if (bucket === null || bucket >= limit) {
       if (until < limit) {
-        commit(db, series, ROLLUP_1H_UNTIL, limit, () => {});
+        commit(db, series, UNTIL[coarse], limit, () => {});
         until = limit;
       }
       return { buckets, until, more: false };
     }
-    commit(db, series, ROLLUP_1H_UNTIL, hour + HOUR_MS, () => {
+    commit(db, series, UNTIL[coarse], bucket + size, () => {
       let id: number | null = null;
       let acc: Aggregate | null = null;
       const flush = () => {
-        if (id !== null && acc !== null) writer.mergeAggregate('1h', id, hour, acc);
+        if (id !== null && acc !== null) writer.mergeAggregate(coarse, id, bucket, acc);
       };
       // .all(), not .iterate(): the connection cannot write while a statement iterates
-      for (const r of hourRows.all(hour, hour + HOUR_MS) as MinuteRow[]) {
-        const agg = { sketch: decodeRow(r, hour), last: r.last, lastTs: r.last_ts };
+      for (const r of bucketRows.all(bucket, bucket + size) as FinerRow[]) {
+        const agg = { sketch: decodeRow(r, fine, bucket), last: r.last, lastTs: r.last_ts };
         if (r.series_id !== id) {
           flush();
           id = r.series_id;
@@ -247,9 +284,9 @@ export function rollupHours(db: Db, opts: { now: number; maxHours?: number }): R
       }
       flush();
     });
-    until = hour + HOUR_MS;
+    until = bucket + size;
     buckets++;
   }
-  const pending = nextHour(until);
+  const pending = nextBucket(until);
   return { buckets, until, more: pending !== null && pending < limit };
 }

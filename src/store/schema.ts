@@ -133,6 +133,13 @@ export const MIGRATIONS: readonly string[] = [
     .join('\n'),
   // Load and PSI averages are stored as integer hundredths from now on (HUNDREDTHS_FIELDS).
   `UPDATE system_raw SET ${[...HUNDREDTHS_FIELDS].map((f) => `${f} = round(${f} * 100)`).join(', ')};`,
+  `
+  -- Daily rows (UTC days) merged from hour rows, so a month of history is 30 rows a series.
+  CREATE TABLE rollup_1d (
+    series_id INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL, last_ts INTEGER NOT NULL,
+    sketch BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database.Database): void {
