@@ -9,8 +9,9 @@
 // Storing 2.6 M raw snapshots first and rolling them up would measure the raw write path
 // instead, which bench:overhead covers. The 1-hour tier for those days comes from the real
 // rollupHours over those rows; older hours (back to `year-days`) are merged from 3600
-// synthetic values per system metric and 60 per process metric. The last `raw-hours` are
-// also stored raw, through the recorder's writer, with `raw-procs` processes.
+// synthetic values per system metric and 60 per process metric; the real rollupDays makes
+// the 1-day tier from all hours. The last `raw-hours` are also stored raw, through the
+// recorder's writer, with `raw-procs` processes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +50,8 @@ const mb = (b) => (b / 1e6).toFixed(2);
 const m1 = bytesOf('rollup_1m');
 const h1 = bytesOf('rollup_1h');
 const h1Rows = db.prepare('SELECT count(*) FROM rollup_1h').pluck().get();
+const d1 = bytesOf('rollup_1d');
+const d1Rows = db.prepare('SELECT count(*) FROM rollup_1d').pluck().get();
 
 function timeQuery(label, q, n) {
   const times = [];
@@ -80,6 +83,9 @@ console.log(
 console.log(
   `  rollup_1h  ${mb(h1)} MB total, ${mb(h1 / yearDays)} MB/day, ${(h1 / h1Rows).toFixed(0)} B/row`,
 );
+console.log(
+  `  rollup_1d  ${mb(d1)} MB total, ${mb(d1 / yearDays)} MB/day, ${(d1 / d1Rows).toFixed(0)} B/row`,
+);
 console.log(`  database file ${mb(fs.statSync(store.file).size)} MB`);
 console.log('write rates:');
 console.log(
@@ -89,6 +95,10 @@ console.log(
 console.log(
   `  rollupHours: ${(gen.hours / gen.rollupSeconds).toFixed(1)} hours/s ` +
     `(${((gen.hours * gen.seriesCount * 60) / gen.rollupSeconds).toFixed(0)} 1m rows/s merged)`,
+);
+console.log(
+  `  rollupDays: ${(gen.days / gen.daySeconds).toFixed(1)} days/s ` +
+    `(${((gen.days * gen.seriesCount * 24) / gen.daySeconds).toFixed(0)} 1h rows/s merged)`,
 );
 console.log(
   `  older 1h rows: ${(gen.hourRows / gen.oldHoursSeconds).toFixed(0)} rows/s incl. generation`,

@@ -4,7 +4,13 @@ import { tempDir } from '../../../test/helpers/tmp.js';
 import { importHistory, type ImportRow } from '../../store/csv-import.js';
 import { setMeta } from '../../store/db.js';
 import { Store } from '../../store/index.js';
-import { BucketWriter, ROLLUP_1H_UNTIL, ROLLUP_1M_UNTIL, rollupHours } from '../../store/rollup.js';
+import {
+  BucketWriter,
+  ROLLUP_1H_UNTIL,
+  ROLLUP_1M_UNTIL,
+  rollupDays,
+  rollupHours,
+} from '../../store/rollup.js';
 import { SeriesIds } from '../../store/series.js';
 import { quantileSorted } from '../stats.js';
 import { analyzeBottlenecks, type BottleneckQuery } from './index.js';
@@ -276,42 +282,71 @@ describe('rolled-up statistics', () => {
 });
 
 describe('coverOf', () => {
+  const h = (from: number, to: number) => ({ table: 'rollup_1h', from, to });
+  const m = (from: number, to: number) => ({ table: 'rollup_1m', from, to });
+  const d = (from: number, to: number) => ({ table: 'rollup_1d', from, to });
+
   it('takes whole rolled hours inside the range and minutes around them', () => {
     const from = T0 + 10 * MIN;
     const to = T0 + 5 * HOUR + 30 * MIN;
-    expect(coverOf(from, to, T0 + 3 * HOUR)).toEqual({
-      hours: [T0 + HOUR, T0 + 3 * HOUR],
-      minutes: [
-        [from, T0 + HOUR],
-        [T0 + 3 * HOUR, to],
-      ],
-    });
-    expect(coverOf(from, to, T0 + 9 * HOUR)).toEqual({
-      hours: [T0 + HOUR, T0 + 5 * HOUR],
-      minutes: [
-        [from, T0 + HOUR],
-        [T0 + 5 * HOUR, to],
-      ],
-    });
-    expect(coverOf(T0, T0 + 2 * HOUR, T0 + 2 * HOUR)).toEqual({
-      hours: [T0, T0 + 2 * HOUR],
-      minutes: [],
-    });
+    expect(coverOf(from, to, T0 + 3 * HOUR)).toEqual([
+      h(T0 + HOUR, T0 + 3 * HOUR),
+      m(from, T0 + HOUR),
+      m(T0 + 3 * HOUR, to),
+    ]);
+    expect(coverOf(from, to, T0 + 9 * HOUR)).toEqual([
+      h(T0 + HOUR, T0 + 5 * HOUR),
+      m(from, T0 + HOUR),
+      m(T0 + 5 * HOUR, to),
+    ]);
+    expect(coverOf(T0, T0 + 2 * HOUR, T0 + 2 * HOUR)).toEqual([h(T0, T0 + 2 * HOUR)]);
   });
 
   it('reads minutes only when no whole rolled hour lies in the range', () => {
-    expect(coverOf(T0, T0 + 5 * HOUR, null)).toEqual({
-      hours: [0, 0],
-      minutes: [[T0, T0 + 5 * HOUR]],
-    });
-    expect(coverOf(T0, T0 + 5 * HOUR, T0)).toEqual({
-      hours: [0, 0],
-      minutes: [[T0, T0 + 5 * HOUR]],
-    });
-    expect(coverOf(T0 + MIN, T0 + HOUR + MIN, T0 + 9 * HOUR)).toEqual({
-      hours: [0, 0],
-      minutes: [[T0 + MIN, T0 + HOUR + MIN]],
-    });
+    expect(coverOf(T0, T0 + 5 * HOUR, null)).toEqual([m(T0, T0 + 5 * HOUR)]);
+    expect(coverOf(T0, T0 + 5 * HOUR, T0)).toEqual([m(T0, T0 + 5 * HOUR)]);
+    expect(coverOf(T0 + MIN, T0 + HOUR + MIN, T0 + 9 * HOUR)).toEqual([
+      m(T0 + MIN, T0 + HOUR + MIN),
+    ]);
+  });
+
+  it('takes whole rolled days, then hours and minutes around them', () => {
+    const from = T0 + 30 * MIN;
+    const to = T0 + 3 * DAY + 2 * HOUR + 15 * MIN;
+    expect(coverOf(from, to, T0 + 3 * DAY + HOUR, T0 + 2 * DAY)).toEqual([
+      d(T0 + DAY, T0 + 2 * DAY),
+      h(T0 + HOUR, T0 + DAY),
+      h(T0 + 2 * DAY, T0 + 3 * DAY + HOUR),
+      m(from, T0 + HOUR),
+      m(T0 + 3 * DAY + HOUR, to),
+    ]);
+    // No day rolled up yet, or none whole in the range: hours as before.
+    expect(coverOf(from, to, T0 + HOUR, null)).toEqual(coverOf(from, to, T0 + HOUR));
+    expect(coverOf(from, T0 + DAY + HOUR, T0 + DAY, T0 + 5 * DAY)).toEqual([
+      h(T0 + HOUR, T0 + DAY),
+      m(from, T0 + HOUR),
+      m(T0 + DAY, T0 + DAY + HOUR),
+    ]);
+  });
+
+  it('reads day rows for statistics and totals, and they agree with hour rows', () => {
+    const store = Store.open(tempDir());
+    recorded(store);
+    const to = T0 + 3 * DAY;
+    rollupHours(store.db, { now: to, maxHours: 1000 });
+    const hours = analyzeBottlenecks(store, MACHINE, query(T0, to));
+    rollupDays(store.db, { now: to });
+    expect(store.db.prepare('SELECT count(*) FROM rollup_1d').pluck().get()).toBe(2 * 3);
+    const days = analyzeBottlenecks(store, MACHINE, query(T0, to));
+    const byDay = load(store, T0, to).rolled?.stats('cpu_percent');
+    expect(byDay?.count).toBe(3 * 24 * 60 * 6);
+    expect(days.findings).toEqual(hours.findings);
+    expect(days.overview.cpu_percent?.p95).toBeCloseTo(
+      hours.overview.cpu_percent?.p95 as number,
+      9,
+    );
+    expect(days.data).toEqual(hours.data);
+    store.close();
   });
 
   it('counts a partial first hour from its minutes', () => {

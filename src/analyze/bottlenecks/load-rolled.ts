@@ -25,7 +25,7 @@ import { QuantileSketch } from '../sketch.js';
 import { getMeta } from '../../store/db.js';
 import type { Store } from '../../store/index.js';
 import { readRawColumnsAt } from '../../store/raw-columns.js';
-import { ROLLUP_1H_UNTIL, ROLLUP_1M_UNTIL } from '../../store/rollup.js';
+import { ROLLUP_1D_UNTIL, ROLLUP_1H_UNTIL, ROLLUP_1M_UNTIL } from '../../store/rollup.js';
 import type { MachineInfo } from '../../types.js';
 import { DERIVE_FIELDS, deriveWindow, type DerivedWindow } from '../derive-window.js';
 import { deriveRaw, rawAttribution, windowInput } from './load.js';
@@ -35,38 +35,60 @@ import type { AutomationShare, ProcessShare, RangeStats, Series, SystemInput } f
 const TOP = 5;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
 /** Up to this range the 1-minute tier keeps short peaks visible; beyond, 1-hour rows. */
 export const MINUTE_STEPS_UP_TO_MS = 2 * 86_400_000;
 
-/** Row ranges [from, to) of each tier that cover the analysed range once. */
-interface Cover {
-  /** Whole hours the hourly rollup has passed: [from, to), empty when from >= to. */
-  hours: [number, number];
-  /** Minute rows outside those hours. */
-  minutes: [number, number][];
+/** Rows of one tier with bucket starts in [from, to). */
+export interface Part {
+  table: 'rollup_1d' | 'rollup_1h' | 'rollup_1m';
+  from: number;
+  to: number;
+}
+
+/** Ranges of each tier's rows that cover the analysed range once, coarsest first. */
+export type Cover = Part[];
+
+/** Whole buckets of `size` in [from, to) that a rollup up to `until` has passed. */
+function whole(from: number, to: number, size: number, until: number | null): [number, number] {
+  const start = Math.ceil(from / size) * size;
+  const end = until === null ? start : Math.min(until, Math.floor(to / size) * size);
+  return end > start ? [start, end] : [from, from];
 }
 
 /**
- * Rows are keyed by the start of their bucket; a bucket starting in [from, to) counts. Hour
- * rows are used for the whole hours in the range that the hourly rollup has passed, minute
- * rows before and after them, so no sample counts twice.
+ * Rows are keyed by the start of their bucket; a bucket starting in [from, to) counts. Day
+ * rows are used for the whole UTC days in the range that the daily rollup has passed, hour
+ * rows for the whole rolled hours around them, minute rows for the rest, so no sample
+ * counts twice. Without `dayUntil`, no day rows (per-hour steps cannot use them).
  */
-export function coverOf(from: number, to: number, hourUntil: number | null): Cover {
-  const hStart = Math.ceil(from / HOUR) * HOUR;
-  const hEnd = hourUntil === null ? hStart : Math.min(hourUntil, Math.floor(to / HOUR) * HOUR);
-  if (hEnd <= hStart) return { hours: [0, 0], minutes: [[from, to]] };
-  const minutes: [number, number][] = [];
-  if (from < hStart) minutes.push([from, hStart]);
-  if (hEnd < to) minutes.push([hEnd, to]);
-  return { hours: [hStart, hEnd], minutes };
-}
-
-/** [table, from, to) pairs for a cover, hour part first. */
-function parts(c: Cover): [string, number, number][] {
-  const out: [string, number, number][] = [];
-  if (c.hours[0] < c.hours[1]) out.push(['rollup_1h', c.hours[0], c.hours[1]]);
-  for (const [a, b] of c.minutes) out.push(['rollup_1m', a, b]);
-  return out;
+export function coverOf(
+  from: number,
+  to: number,
+  hourUntil: number | null,
+  dayUntil: number | null = null,
+): Cover {
+  const out: Cover = [];
+  const [dStart, dEnd] = whole(from, to, DAY, dayUntil);
+  if (dEnd > dStart) out.push({ table: 'rollup_1d', from: dStart, to: dEnd });
+  const minutes: Part[] = [];
+  for (const [a, b] of dEnd > dStart
+    ? [
+        [from, dStart],
+        [dEnd, to],
+      ]
+    : [[from, to]]) {
+    if (a! >= b!) continue;
+    const [hStart, hEnd] = whole(a!, b!, HOUR, hourUntil);
+    if (hEnd > hStart) out.push({ table: 'rollup_1h', from: hStart, to: hEnd });
+    else {
+      minutes.push({ table: 'rollup_1m', from: a!, to: b! });
+      continue;
+    }
+    if (a! < hStart) minutes.push({ table: 'rollup_1m', from: a!, to: hStart });
+    if (hEnd < b!) minutes.push({ table: 'rollup_1m', from: hEnd, to: b! });
+  }
+  return [...out, ...minutes];
 }
 
 interface Aggregate {
@@ -133,17 +155,26 @@ function share(command: string, amount: number, total: number, unit: string): Pr
 const top = <T extends { amount: number }>(xs: T[]) =>
   xs.sort((a, b) => b.amount - a.amount).slice(0, TOP);
 
-/** Reads one system series' rows over a cover: aggregates, sketches and per-step means. */
+/**
+ * Reads one system series' rows: sketches and the latest value over the coarsest cover,
+ * per-step means and busy time over a cover of hours at most.
+ */
 class SeriesReader {
   constructor(
     private readonly store: Store,
     private readonly cover: Cover,
+    private readonly stepCover: Cover,
     private readonly from: number,
     private readonly to: number,
   ) {}
 
-  private each(sql: (table: string) => string, id: number, fn: (row: unknown[]) => void): void {
-    for (const [table, a, b] of parts(this.cover)) {
+  private each(
+    cover: Cover,
+    sql: (table: string) => string,
+    id: number,
+    fn: (row: unknown[]) => void,
+  ): void {
+    for (const { table, from: a, to: b } of cover) {
       for (const row of this.store.db.prepare(sql(table)).raw().iterate(id, a, b) as Iterable<
         unknown[]
       >) {
@@ -155,6 +186,7 @@ class SeriesReader {
   sketch(id: number): QuantileSketch {
     const s = new QuantileSketch();
     this.each(
+      this.cover,
       (t) => `SELECT sketch FROM ${t} WHERE series_id = ? AND ts >= ? AND ts < ?`,
       id,
       (row) => s.mergeEncoded(row[0] as Buffer),
@@ -166,7 +198,7 @@ class SeriesReader {
   last(id: number): number {
     let last = 0;
     let lastTs = Number.NEGATIVE_INFINITY;
-    for (const [table, a, b] of parts(this.cover)) {
+    for (const { table, from: a, to: b } of this.cover) {
       const row = this.store.db
         .prepare(
           `SELECT last, last_ts FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?
@@ -186,6 +218,7 @@ class SeriesReader {
     const add = (ts: number, count: number, sum: number) => addTo(buckets, step, ts, count, sum);
     if (step >= HOUR) {
       this.each(
+        this.stepCover,
         (t) => `SELECT ts, count, sum FROM ${t} WHERE series_id = ? AND ts >= ? AND ts < ?`,
         id,
         (r) => add(r[0] as number, r[1] as number, r[2] as number),
@@ -206,8 +239,8 @@ class SeriesReader {
   meanSeconds(id: number | undefined): number {
     if (id === undefined) return 0;
     let total = 0;
-    for (const [table, a, b] of parts(this.cover)) {
-      const seconds = table === 'rollup_1h' ? HOUR / 1000 : MINUTE / 1000;
+    for (const { table, from: a, to: b } of this.stepCover) {
+      const seconds = (table === 'rollup_1h' ? HOUR : MINUTE) / 1000;
       const sum = this.store.db
         .prepare(
           `SELECT total(sum / count) FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?`,
@@ -248,7 +281,7 @@ function aggregates(store: Store, ids: readonly number[], c: Cover): Map<number,
   const out = new Map<number, Aggregate>();
   if (ids.length === 0) return out;
   const list = ids.join(', ');
-  for (const [table, a, b] of parts(c)) {
+  for (const { table, from: a, to: b } of c) {
     const rows = store.db
       .prepare(
         `SELECT series_id, count(*), sum(count), sum(sum), min(min), max(max) FROM ${table}
@@ -286,7 +319,7 @@ interface Total {
  */
 function attributionTotals(store: Store, c: Cover): Total[] {
   const by = new Map<string, Total>();
-  for (const [table, a, b] of parts(c)) {
+  for (const { table, from: a, to: b } of c) {
     const rows = store.db
       .prepare(
         `SELECT s.metric, s.entity, sum(r.count), sum(r.sum), max(r.max)
@@ -364,8 +397,9 @@ export function loadRolledInput(
     const v = getMeta(store.db, key);
     return v === null ? null : Number(v);
   };
-  const cover = coverOf(from, to, meta(ROLLUP_1H_UNTIL));
-  const reader = new SeriesReader(store, cover, from, to);
+  // Statistics and totals from the coarsest rows; per-step means from hours at most.
+  const cover = coverOf(from, to, meta(ROLLUP_1H_UNTIL), meta(ROLLUP_1D_UNTIL));
+  const reader = new SeriesReader(store, cover, coverOf(from, to, meta(ROLLUP_1H_UNTIL)), from, to);
 
   const known = new Set<string>(SYSTEM_METRICS.map((m) => m.name));
   const ids = new Map<string, number>();
