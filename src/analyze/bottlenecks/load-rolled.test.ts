@@ -14,7 +14,8 @@ import {
 import { SeriesIds } from '../../store/series.js';
 import { quantileSorted } from '../stats.js';
 import { analyzeBottlenecks, type BottleneckQuery } from './index.js';
-import { coverOf, loadRolledInput } from './load-rolled.js';
+import { coverOf } from '../../store/history-rolled.js';
+import { loadRolledInput } from './load-rolled.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 
