@@ -2,9 +2,10 @@
  * The analysis input for ranges longer than raw samples are derived for: the rolled-up
  * tiers, read as little as the analysis needs, and raw samples where they add something.
  *
- * - Statistics over the range come from the fewest rows: hour rows for the whole hours the
- *   hourly rollup has passed, minute rows for the rest. Count, sum, min and max of every
- *   system metric are aggregated in SQL in one query per tier. A percentile merges the
+ * - Statistics over the range come from the fewest rows: day rows for the whole days the
+ *   daily rollup has passed, hour rows for the whole rolled hours around them, minute rows
+ *   for the rest (store/history-rolled.ts). Count, sum, min and max of every system metric
+ *   are aggregated in SQL in one query per tier. A percentile merges the
  *   quantile sketches of one metric's rows, read only when asked: a rule whose lowest
  *   threshold is above the metric's maximum never asks. So percentiles are those of the
  *   samples behind the rollups (within the sketches' 1 %), whatever the tier.
@@ -18,7 +19,7 @@
  *   run queue, swapping, OOM kills and disk queue, which have no rollups, from the raw
  *   snapshot that ends each step (counters over the step, gauges as sampled then).
  * - Otherwise attribution is by command name, as the rollups keep the top consumers of each
- *   minute by name; totals come from the same hour and minute rows as the statistics.
+ *   minute by name; totals come from the same rows as the statistics.
  */
 import { SYSTEM_METRICS } from '../catalog.js';
 import { QuantileSketch } from '../sketch.js';
