@@ -7,7 +7,7 @@ import { Store } from '../../store/index.js';
 import { rollupMinutes } from '../../store/rollup.js';
 import { analyzeBottlenecks, type BottleneckQuery } from './index.js';
 import { loadRolledInput } from './load-rolled.js';
-import { loadSystemInput } from './load.js';
+import { loadRuns, loadSystemInput } from './load.js';
 import { statsOf } from './range-stats.js';
 import { analyzeSystem } from './system.js';
 
@@ -150,6 +150,24 @@ describe('a recent range past the raw limit', () => {
     expect(input?.perCore).toEqual([]);
     expect(input?.processes.cpu[0]).toMatchObject({ pid: 0, command: 'spinner' });
     expect(input?.metrics.run_queue_per_core).toBeUndefined();
+  });
+
+  it('gives a short automation run the conditions of the minute it ran in', () => {
+    const start = T0 + 12 * MIN + 20_000;
+    const id = store.runs.start('backup', 'backup.sh', 4242, start);
+    store.runs.finish(id, {
+      endedAt: start + 10_000,
+      wallMs: 10_000,
+      cpuMs: 500,
+      peakRssBytes: 1 << 20,
+      exitCode: 0,
+      signal: null,
+      status: 'ok',
+    });
+    const input = loadRolledInput(store, MACHINE, FROM, TO, { detail: true, sysRoot: sys });
+    const [run] = loadRuns(store, MACHINE, input!);
+    // core 0 pinned, core 1 20 % busy: 60 % in the minute 12:00-13:00
+    expect(run?.during.cpu_percent).toBeCloseTo(60, 6);
   });
 
   it('falls back to raw samples when nothing in the range was rolled up', () => {

@@ -202,13 +202,18 @@ function runTree(rows: readonly ProcessUsageRow[], root: number | null): Set<num
   return tree;
 }
 
-function meanIn(s: Series | undefined, from: number, to: number): number | null {
+/**
+ * Mean of the points whose interval (`step` long, ending at the point) overlaps [from, to]:
+ * over per-minute steps, a run of a few seconds gets the minute it ran in.
+ */
+function meanIn(s: Series | undefined, from: number, to: number, step: number): number | null {
   if (!s) return null;
+  const reach = Math.max(1000, step);
   let sum = 0;
   let n = 0;
   s.values.forEach((v, i) => {
     const ts = s.ts[i] as number;
-    if (v !== null && ts > from && ts <= to + 1000) {
+    if (v !== null && ts > from && ts <= to + reach) {
       sum += v;
       n++;
     }
@@ -218,6 +223,8 @@ function meanIn(s: Series | undefined, from: number, to: number): number | null 
 
 /** Automation runs active in the range, with the system's state and neighbours while each ran. */
 export function loadRuns(store: Store, machine: MachineInfo, input: SystemInput): RunInfo[] {
+  // Raw intervals keep the reach of a second past a run's end.
+  const step = input.rolled ? input.resolutionMs : 1000;
   return store.runs.overlapping(null, input.from, input.to).map((r) => {
     const end = r.ended_at ?? input.to;
     const during = processUsage(store.db, r.started_at, end, machine.clockTicks);
@@ -233,17 +240,19 @@ export function loadRuns(store: Store, machine: MachineInfo, input: SystemInput)
       cpu_ms: r.cpu_ms,
       status: r.status,
       during: {
-        cpu_percent: meanIn(seriesOf(input, 'cpu_percent'), r.started_at, end),
-        cpu_iowait_percent: meanIn(seriesOf(input, 'cpu_iowait_percent'), r.started_at, end),
+        cpu_percent: meanIn(seriesOf(input, 'cpu_percent'), r.started_at, end, step),
+        cpu_iowait_percent: meanIn(seriesOf(input, 'cpu_iowait_percent'), r.started_at, end, step),
         io_pressure_some_percent: meanIn(
           seriesOf(input, 'io_pressure_some_percent'),
           r.started_at,
           end,
+          step,
         ),
         cpu_pressure_some_percent: meanIn(
           seriesOf(input, 'cpu_pressure_some_percent'),
           r.started_at,
           end,
+          step,
         ),
       },
       alongside: shares(neighbours, (p) => p.cpu_ticks / machine.clockTicks, busy, 'cpu_seconds'),
