@@ -2,6 +2,7 @@
  * Reading the rolled-up tiers for an analysis: which rows of which tier cover a range once,
  * and aggregates, sketches and per-step sums of series over such a cover.
  */
+import type { Statement } from 'better-sqlite3';
 import { QuantileSketch } from '../analyze/sketch.js';
 import type { Store } from './index.js';
 
@@ -74,6 +75,9 @@ export interface RolledAggregate {
  * per-step means and busy time over a cover of hours at most.
  */
 export class RolledSeriesReader {
+  /** Statements by SQL: an analysis asks the same of several series. */
+  private readonly statements = new Map<string, Statement>();
+
   constructor(
     private readonly store: Store,
     private readonly cover: Cover,
@@ -82,6 +86,12 @@ export class RolledSeriesReader {
     private readonly to: number,
   ) {}
 
+  private statement(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.store.db.prepare(sql).raw()));
+    return s;
+  }
+
   private each(
     cover: Cover,
     sql: (table: string) => string,
@@ -89,9 +99,7 @@ export class RolledSeriesReader {
     fn: (row: unknown[]) => void,
   ): void {
     for (const { table, from: a, to: b } of cover) {
-      for (const row of this.store.db.prepare(sql(table)).raw().iterate(id, a, b) as Iterable<
-        unknown[]
-      >) {
+      for (const row of this.statement(sql(table)).iterate(id, a, b) as Iterable<unknown[]>) {
         fn(row);
       }
     }
@@ -108,21 +116,16 @@ export class RolledSeriesReader {
     return s;
   }
 
-  /** The value of the latest row (by the time of its last sample). */
+  /** The value of the latest row: from the part that ends last and has one. */
   last(id: number): number {
-    let last = 0;
-    let lastTs = Number.NEGATIVE_INFINITY;
-    for (const { table, from: a, to: b } of this.cover) {
-      const row = this.store.db
-        .prepare(
-          `SELECT last, last_ts FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?
-           ORDER BY ts DESC LIMIT 1`,
-        )
-        .raw()
-        .get(id, a, b) as [number, number] | undefined;
-      if (row && row[1] > lastTs) [last, lastTs] = row;
+    for (const { table, from: a, to: b } of [...this.cover].sort((x, y) => y.to - x.to)) {
+      const row = this.statement(
+        `SELECT last FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?
+         ORDER BY ts DESC LIMIT 1`,
+      ).get(id, a, b) as [number] | undefined;
+      if (row) return row[0];
     }
-    return last;
+    return 0;
   }
 
   /** Count and sum per step, by step start. */
@@ -139,10 +142,9 @@ export class RolledSeriesReader {
       );
     } else {
       // Minute steps read minute rows only: hour rows cannot be split into minutes.
-      for (const r of this.store.db
-        .prepare('SELECT ts, count, sum FROM rollup_1m WHERE series_id = ? AND ts >= ? AND ts < ?')
-        .raw()
-        .iterate(id, this.from, this.to) as Iterable<[number, number, number]>) {
+      for (const r of this.statement(
+        'SELECT ts, count, sum FROM rollup_1m WHERE series_id = ? AND ts >= ? AND ts < ?',
+      ).iterate(id, this.from, this.to) as Iterable<[number, number, number]>) {
         add(r[0], r[1], r[2]);
       }
     }
@@ -155,12 +157,9 @@ export class RolledSeriesReader {
     let total = 0;
     for (const { table, from: a, to: b } of this.stepCover) {
       const seconds = (table === 'rollup_1h' ? HOUR : MINUTE) / 1000;
-      const sum = this.store.db
-        .prepare(
-          `SELECT total(sum / count) FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?`,
-        )
-        .pluck()
-        .get(id, a, b) as number;
+      const [sum] = this.statement(
+        `SELECT total(sum / count) FROM ${table} WHERE series_id = ? AND ts >= ? AND ts < ?`,
+      ).get(id, a, b) as [number];
       total += sum * seconds;
     }
     return total;
