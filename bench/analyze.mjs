@@ -13,7 +13,7 @@ import { cached, generateRaw, generateRolled, timeAnalysis } from './history-lib
 const { Store } = await import('../dist/store/index.js');
 
 const params = {
-  generator: 3,
+  generator: 4,
   days: Number(arg('days', '30')),
   procs: Number(arg('procs', '70')),
   rawProcs: Number(arg('raw-procs', '500')),
