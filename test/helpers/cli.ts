@@ -65,11 +65,18 @@ export async function waitFor<T>(
   }
 }
 
-/** Reads a count from the database file as a separate connection would. */
+/**
+ * Reads a count from the database file as a separate connection would. A file whose schema
+ * is not created yet (a recorder between creating the file and its first migration) has no
+ * rows.
+ */
 export function countRows(dbFile: string, table: string): number {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     return db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  } catch (err) {
+    if (err instanceof Error && /^no such table/.test(err.message)) return 0;
+    throw err;
   } finally {
     db.close();
   }
