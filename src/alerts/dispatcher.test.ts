@@ -140,6 +140,22 @@ describe('DeliveryDispatcher', () => {
     expect(hook.received).toHaveLength(3);
   });
 
+  it('gives up on a webhook at once when it answers 4xx, but retries 408 and 429', async () => {
+    hook = await webhookServer();
+    const outcome = async (status: number) => {
+      hook!.respond = status;
+      const store = withEvent([`webhook:${hook!.url}`]);
+      await dispatcher(store, { webhook: webhookSender(2000) }).kick();
+      const d = store.deliveries.of(1)[0];
+      return [status, d?.status, d?.attempts, d?.last_error];
+    };
+    expect(await outcome(404)).toEqual([404, 'failed', 1, 'webhook answered HTTP 404']);
+    expect(await outcome(401)).toEqual([401, 'failed', 1, 'webhook answered HTTP 401']);
+    expect(await outcome(429)).toEqual([429, 'pending', 1, 'webhook answered HTTP 429']);
+    expect(await outcome(408)).toEqual([408, 'pending', 1, 'webhook answered HTTP 408']);
+    expect(await outcome(503)).toEqual([503, 'pending', 1, 'webhook answered HTTP 503']);
+  });
+
   it('fails a channel with no sender in this process for good at once, saying why', async () => {
     const store = withEvent(['mcp']);
     await dispatcher(store, {}).kick();

@@ -31,7 +31,12 @@ export function logSender(logger: Logger): Sender {
   };
 }
 
-/** POSTs the event as JSON; a non-2xx answer or no answer within timeoutMs is a failure. */
+/**
+ * POSTs the event as JSON; a non-2xx answer or no answer within timeoutMs is a failure.
+ * A 4xx answer other than 408 (timeout) and 429 (too many requests) says the request
+ * itself is wrong (bad URL, refused credentials), so it fails for good, as in Alertmanager;
+ * 5xx, 408, 429 and network errors are retried.
+ */
 export function webhookSender(timeoutMs = 5000): Sender {
   return async ({ event, channel }) => {
     const url = channel.slice('webhook:'.length);
@@ -43,7 +48,11 @@ export function webhookSender(timeoutMs = 5000): Sender {
       redirect: 'error',
     });
     await res.body?.cancel();
-    if (!res.ok) throw new Error(`webhook answered HTTP ${res.status}`);
+    if (res.ok) return;
+    const message = `webhook answered HTTP ${res.status}`;
+    const s = res.status;
+    if (s >= 400 && s < 500 && s !== 408 && s !== 429) throw new UndeliverableError(message);
+    throw new Error(message);
   };
 }
 
