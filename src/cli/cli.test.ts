@@ -179,6 +179,14 @@ describe('kmpm CLI (in process)', () => {
         ['daemon', '--raw-retention', '0', '--data-dir', dir],
         /--raw-retention must be a number from 1 to 8760/,
       ],
+      [
+        ['daemon', '--minute-retention', '0.5', '--data-dir', dir],
+        /--minute-retention must be a number from 1 to 3650/,
+      ],
+      [
+        ['daemon', '--hour-retention', '40000', '--data-dir', dir],
+        /--hour-retention must be a number from 1 to 36500/,
+      ],
       [['mcp', '--interval', 'x', '--data-dir', dir], /--interval must be a number/],
     ];
     for (const [args, re] of cases) {

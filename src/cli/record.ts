@@ -33,7 +33,13 @@ export interface Recording {
 export function startRecording(
   rt: Runtime,
   backend: PlatformBackend,
-  opts: { intervalMs: number; rawRetentionMs?: number; senders?: Senders },
+  opts: {
+    intervalMs: number;
+    rawRetentionMs?: number;
+    minuteRetentionMs?: number;
+    hourRetentionMs?: number;
+    senders?: Senders;
+  },
 ): Recording {
   const lock = acquireRecorderLock(rt.dataDir);
   try {
@@ -59,6 +65,10 @@ export function startRecording(
       machine: backend.machineInfo(),
       onSnapshot: (snapshot) => alerts.onSnapshot(snapshot),
       ...(opts.rawRetentionMs === undefined ? {} : { rawRetentionMs: opts.rawRetentionMs }),
+      ...(opts.minuteRetentionMs === undefined
+        ? {}
+        : { minuteRetentionMs: opts.minuteRetentionMs }),
+      ...(opts.hourRetentionMs === undefined ? {} : { hourRetentionMs: opts.hourRetentionMs }),
     });
     alerts.start();
     recorder.start();
