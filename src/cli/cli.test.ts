@@ -188,6 +188,10 @@ describe('kmpm CLI (in process)', () => {
         /--hour-retention must be a number from 1 to 36500/,
       ],
       [['mcp', '--interval', 'x', '--data-dir', dir], /--interval must be a number/],
+      [
+        ['mcp', '--raw-retention', '9000', '--data-dir', dir],
+        /--raw-retention must be a number from 1 to 8760 \(got "9000"\)/,
+      ],
     ];
     for (const [args, re] of cases) {
       const c = capture();

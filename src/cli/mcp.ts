@@ -4,15 +4,8 @@ import { mcpSender } from '../alerts/channels/mcp-sender.js';
 import { createMcpServer } from '../mcp/server.js';
 import { MonitorSessions } from '../mcp/sessions.js';
 import { LockHeldError } from '../store/lock.js';
-import {
-  numberOption,
-  openBackend,
-  openRuntime,
-  processIo,
-  untilStopped,
-  type Io,
-} from './common.js';
-import { startRecording, type Recording } from './record.js';
+import { openBackend, openRuntime, processIo, untilStopped, type Io } from './common.js';
+import { recordingOptions, recordingSettings, startRecording, type Recording } from './record.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -24,19 +17,17 @@ function isAlive(pid: number): boolean {
 }
 
 export function registerMcp(program: Command, io: Io = processIo): void {
-  program
-    .command('mcp')
-    .description(
-      'serve the MCP tools over stdio (stdout carries only the protocol; logs go to stderr). Records while no daemon does.',
-    )
-    .option('--no-record', 'serve stored and imported history only; never start the recorder')
-    .option(
-      '--interval <seconds>',
-      'seconds between samples when this process records, 0.1-60',
-      '1',
-    )
-    .action(async (opts: { record: boolean; interval: string }, cmd: Command) => {
-      const intervalMs = numberOption('--interval', opts.interval, 0.1, 60) * 1000;
+  recordingOptions(
+    program
+      .command('mcp')
+      .description(
+        'serve the MCP tools over stdio (stdout carries only the protocol; logs go to stderr). Records while no daemon does.',
+      )
+      .option('--no-record', 'serve stored and imported history only; never start the recorder'),
+    'seconds between samples when this process records',
+  ).action(
+    async (opts: Parameters<typeof recordingSettings>[0] & { record: boolean }, cmd: Command) => {
+      const settings = recordingSettings(opts);
       const rt = openRuntime(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);
       const { backend, machine } = openBackend();
       let recording: Recording | null = null;
@@ -63,7 +54,7 @@ export function registerMcp(program: Command, io: Io = processIo): void {
         try {
           // The server exists first so that alerts can notify its client (channel 'mcp').
           recording = startRecording(rt, backend, {
-            intervalMs,
+            ...settings,
             senders: { mcp: mcpSender(server) },
           });
         } catch (err) {
@@ -88,5 +79,6 @@ export function registerMcp(program: Command, io: Io = processIo): void {
       await recording?.stop();
       await server.close();
       rt.store.close();
-    });
+    },
+  );
 }

@@ -5,7 +5,8 @@ import { channelKind, type Senders } from '../alerts/dispatcher.js';
 import { AlertRuntime } from '../alerts/runtime.js';
 import { AlertStore } from '../alerts/store.js';
 import { acquireRecorderLock, type RecorderLock } from '../store/lock.js';
-import type { Runtime } from './common.js';
+import type { Command } from 'commander';
+import { numberOption, type Runtime } from './common.js';
 
 /**
  * The 'mcp' channel reaches the client of the process that records: `kmpm mcp` has one,
@@ -30,6 +31,46 @@ export interface Recording {
  * stored snapshot (only the recorder evaluates, so each notification is made once).
  * Throws LockHeldError when another live recorder holds the data directory.
  */
+/** What `--interval` and the retention flags set, for every command that records. */
+export interface RecordingSettings {
+  intervalMs: number;
+  rawRetentionMs: number;
+  minuteRetentionMs: number;
+  hourRetentionMs: number;
+}
+
+interface RecordingFlags {
+  interval: string;
+  rawRetention: string;
+  minuteRetention: string;
+  hourRetention: string;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** Adds the flags of a recording command (`kmpm daemon`, and `kmpm mcp` when it records). */
+export function recordingOptions(cmd: Command, intervalHelp: string): Command {
+  return cmd
+    .option('--interval <seconds>', `${intervalHelp}, 0.1-60`, '1')
+    .option('--raw-retention <hours>', 'hours of raw samples to keep, 1-8760', '48')
+    .option('--minute-retention <days>', 'days of 1-minute rollups to keep, 1-3650', '30')
+    .option(
+      '--hour-retention <days>',
+      'days of 1-hour (and 1-day) rollups to keep, 1-36500',
+      '730',
+    );
+}
+
+/** Validates the flags added by recordingOptions; a bad one is a UsageError naming it. */
+export function recordingSettings(flags: RecordingFlags): RecordingSettings {
+  return {
+    intervalMs: numberOption('--interval', flags.interval, 0.1, 60) * 1000,
+    rawRetentionMs: numberOption('--raw-retention', flags.rawRetention, 1, 8760) * 3600_000,
+    minuteRetentionMs: numberOption('--minute-retention', flags.minuteRetention, 1, 3650) * DAY_MS,
+    hourRetentionMs: numberOption('--hour-retention', flags.hourRetention, 1, 36500) * DAY_MS,
+  };
+}
+
 export function startRecording(
   rt: Runtime,
   backend: PlatformBackend,
