@@ -26,11 +26,6 @@ export interface Recording {
   stop(): Promise<void>;
 }
 
-/**
- * Takes the single-writer lock and starts recording, with alert rules evaluated on every
- * stored snapshot (only the recorder evaluates, so each notification is made once).
- * Throws LockHeldError when another live recorder holds the data directory.
- */
 /** What `--interval` and the retention flags set, for every command that records. */
 export interface RecordingSettings {
   intervalMs: number;
@@ -71,6 +66,11 @@ export function recordingSettings(flags: RecordingFlags): RecordingSettings {
   };
 }
 
+/**
+ * Takes the single-writer lock and starts recording, with alert rules evaluated on every
+ * stored snapshot (only the recorder evaluates, so each notification is made once).
+ * Throws LockHeldError when another live recorder holds the data directory.
+ */
 export function startRecording(
   rt: Runtime,
   backend: PlatformBackend,
