@@ -87,7 +87,8 @@ const scraper = (async () => {
 // Logical size as a reader sees it (main file + committed WAL frames, less free pages):
 // file sizes alone mostly show the WAL, which is reused in place and never shrinks.
 // `raw` is the part in the raw sample tables (and their indexes), without the rolled-up
-// tiers, the audit log and the rest.
+// tiers, the audit log and the rest. core_raw is there for builds before schema 7 (which
+// packed cores into system_raw), so that --against an older build counts all of its raw rows.
 const RAW_TABLES = new Set([
   'system_raw',
   'core_raw',

@@ -70,12 +70,10 @@ describe('Recorder', () => {
     const s = recorder.tick(T);
     expect(s?.ts).toBe(T);
     expect(seen).toEqual([s]);
-    const row = store.db.prepare('SELECT * FROM system_raw WHERE ts = ?').get(T) as Record<
-      string,
-      number | null
-    >;
-    expect(row.mem_total_bytes).toBeGreaterThan(0);
-    expect(row.cpu_user).toBe(s?.system.cpu_user);
+    const [stored] = store.query.systemSnapshots(T, T);
+    expect(stored?.system.mem_total_bytes).toBeGreaterThan(0);
+    expect(stored?.system.cpu_user).toBe(s?.system.cpu_user);
+    expect(stored?.cores).toEqual(s?.cores);
     // this very process was seen, and every process got a first row
     expect(count('SELECT count(*) FROM process WHERE pid = ?', process.pid)).toBe(1);
     expect(count('SELECT count(*) FROM process_raw WHERE ts = ?', T)).toBe(s?.processes?.length);
@@ -144,7 +142,7 @@ describe('Recorder', () => {
     const root = path.join(tempDir(), 'proc');
     fs.cpSync(path.resolve('test/fixtures/proc/host'), root, { recursive: true });
     fs.rmSync(path.join(root, 'loadavg'));
-    const { recorder, value } = rig({ clock: () => T }, { procRoot: root });
+    const { recorder, value, store } = rig({ clock: () => T }, { procRoot: root });
     recorder.tick(T);
     recorder.tick(T + 1000);
     recorder.housekeeping(T + 2000);
@@ -155,8 +153,9 @@ describe('Recorder', () => {
       );
     expect(JSON.parse(String(row('loadavg')))).toEqual([2, 2, expect.stringContaining('loadavg')]);
     expect(JSON.parse(String(row('meminfo')))).toEqual([2, 0, null]);
-    expect(value('SELECT mem_total_bytes FROM system_raw WHERE ts = ?', T)).toBeGreaterThan(0);
-    expect(value('SELECT load1 FROM system_raw WHERE ts = ?', T)).toBeNull();
+    const [stored] = store.query.systemSnapshots(T, T);
+    expect(stored?.system.mem_total_bytes).toBeGreaterThan(0);
+    expect(stored?.system.load1).toBeNull();
   });
 
   it('runs housekeeping from tick once housekeepingMs has passed', () => {

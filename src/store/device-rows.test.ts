@@ -8,7 +8,7 @@ import type { DiskCounters, NetCounters, Snapshot } from '../types.js';
 import { DEVICE_KEYFRAME_MS } from './device-rows.js';
 import { Store } from './index.js';
 import { pruneRaw } from './retention.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate } from './schema.js';
 
 const disk = (name: string, n: number): DiskCounters => ({
   name,
@@ -151,8 +151,7 @@ describe('migrating rows stored before devices were stored on change', () => {
   it('marks where a device was missing, so old samples read back as they were stored', () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, DB_FILE));
-    db.exec(MIGRATIONS[0]!);
-    db.pragma('user_version = 1');
+    migrate(db, 1);
     const device = db.prepare('INSERT INTO device (id, kind, name) VALUES (?, ?, ?)');
     device.run(1, 'disk', 'vda');
     device.run(2, 'disk', 'sdb');
@@ -193,10 +192,7 @@ describe('migrating load and PSI averages stored as plain numbers', () => {
   it('turns them into hundredths, so old samples read back unchanged', () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, DB_FILE));
-    for (const [i, sql] of MIGRATIONS.slice(0, 4).entries()) {
-      db.exec(sql);
-      db.pragma(`user_version = ${i + 1}`);
-    }
+    migrate(db, 4);
     db.prepare(
       'INSERT INTO system_raw (ts, load1, load15, psi_io_some_avg10, cpu_user) VALUES (?, ?, ?, ?, ?)',
     ).run(1000, 1.23, 0.05, 99.99, 12345);

@@ -4,6 +4,7 @@
  */
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { MachineInfo } from '../types.js';
+import { CounterBlobReader } from './counter-blob.js';
 import type { Point } from './bucket.js';
 import type { Store } from './index.js';
 import type { Entity } from './series.js';
@@ -75,12 +76,19 @@ function processValues(
   machine: MachineInfo,
 ): Point[] {
   const db = store.db;
-  const snaps = db
-    .prepare(
-      `SELECT ts, boot_time FROM system_raw WHERE ts >= coalesce(
-         (SELECT max(ts) FROM system_raw WHERE ts < ?), ?) AND ts <= ? ORDER BY ts`,
-    )
-    .all(from, from, to) as { ts: number; boot_time: number | null }[];
+  const counters = new CounterBlobReader();
+  const snaps = (
+    db
+      .prepare(
+        `SELECT ts, counters FROM system_raw WHERE ts >= coalesce(
+           (SELECT max(ts) FROM system_raw WHERE ts < ?), ?) AND ts <= ? ORDER BY ts`,
+      )
+      .raw()
+      .all(from, from, to) as [number, Buffer][]
+  ).map(([ts, blob]) => {
+    counters.read(blob, false);
+    return { ts, boot_time: counters.field('boot_time') };
+  });
   const procs = db
     .prepare(
       `SELECT id, start_ticks, first_seen, exited_at FROM process

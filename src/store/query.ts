@@ -1,18 +1,15 @@
 import type { Statement } from 'better-sqlite3';
 import { emptySystem } from '../collect/collector.js';
 import {
-  HUNDREDTHS_FIELDS,
-  SYSTEM_FIELDS,
-  type CpuTimes,
   type DiskCounters,
   type NetCounters,
   type ProcessCounters,
   type Snapshot,
 } from '../types.js';
+import { CounterBlobReader, coresOf, systemOf } from './counter-blob.js';
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS, isTombstone, type DeviceKind } from './device-rows.js';
-
-const HUNDREDTHS = SYSTEM_FIELDS.filter((f) => HUNDREDTHS_FIELDS.has(f));
+import { ioAtSql } from './process-io.js';
 
 export interface ProcessIdentity {
   id: number;
@@ -74,19 +71,18 @@ export interface TableCounts {
 /** The single place that reads samples back. */
 export class SampleQuery {
   private readonly systemRange: Statement;
-  private readonly coreRange: Statement;
   private readonly diskRange: Statement;
   private readonly netRange: Statement;
   private readonly processesInWindow: Statement;
   private readonly processRowAtOrBefore: Statement;
+  private readonly processIoAt: Statement;
   private readonly latestTs: Statement;
   private readonly oldestTs: Statement;
 
   constructor(private readonly db: Db) {
-    this.systemRange = db.prepare('SELECT * FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts');
-    this.coreRange = db.prepare(
-      'SELECT * FROM core_raw WHERE ts BETWEEN ? AND ? ORDER BY ts, core',
-    );
+    this.systemRange = db
+      .prepare('SELECT ts, counters FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts')
+      .raw();
     this.diskRange = db.prepare(
       'SELECT r.*, d.name FROM disk_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id',
     );
@@ -99,36 +95,24 @@ export class SampleQuery {
     this.processRowAtOrBefore = db.prepare(
       'SELECT * FROM process_raw WHERE process_id = ? AND ts <= ? ORDER BY ts DESC LIMIT 1',
     );
+    this.processIoAt = db.prepare(
+      `SELECT ${ioAtSql('read_bytes', ':id', ':at')} AS read_bytes,
+              ${ioAtSql('write_bytes', ':id', ':at')} AS write_bytes`,
+    );
     this.latestTs = db.prepare('SELECT max(ts) FROM system_raw').pluck();
     this.oldestTs = db.prepare('SELECT min(ts) FROM system_raw').pluck();
   }
 
   /** System snapshots (without processes) with ts in [from, to], oldest first. */
   systemSnapshots(from: number, to: number): Snapshot[] {
-    const byTs = new Map<number, Snapshot>();
     const out: Snapshot[] = [];
-    for (const row of this.systemRange.iterate(from, to) as Iterable<
-      Record<string, number | null>
-    >) {
-      const ts = row.ts as number;
-      const system = emptySystem();
-      for (const f of SYSTEM_FIELDS) system[f] = row[f] ?? null;
-      for (const f of HUNDREDTHS) {
-        const v = system[f];
-        if (v !== null) system[f] = v / 100;
-      }
-      const snap: Snapshot = { ts, system, cores: [], disks: [], nets: [], processes: null };
-      byTs.set(ts, snap);
-      out.push(snap);
+    const reader = new CounterBlobReader();
+    for (const [ts, counters] of this.systemRange.iterate(from, to) as Iterable<[number, Buffer]>) {
+      reader.read(counters, true);
+      const system = systemOf(reader, emptySystem());
+      out.push({ ts, system, cores: coresOf(reader), disks: [], nets: [], processes: null });
     }
     if (out.length === 0) return out;
-    for (const r of this.coreRange.iterate(from, to) as Iterable<
-      CpuTimes & { ts: number; core: number }
-    >) {
-      const { ts, core, ...times } = r;
-      const snap = byTs.get(ts);
-      if (snap) snap.cores[core] = times;
-    }
     // Device rows are stored on change: each snapshot gets every device's latest row at or
     // before its ts, found within one keyframe interval (device-rows.ts).
     const since = from - DEVICE_KEYFRAME_MS;
@@ -151,7 +135,8 @@ export class SampleQuery {
 
   /**
    * Every process alive at some point in [from, to], with its counters as last stored at
-   * or before `at` (rows are written only on change, so that row is its state at `at`).
+   * or before `at` (rows are written only on change, so that row is its state at `at`; its
+   * I/O counters, stored only on change too, from the latest row that has them).
    */
   processStatesAt(from: number, to: number, at: number): ProcessCounters[] {
     const out: ProcessCounters[] = [];
@@ -159,6 +144,13 @@ export class SampleQuery {
       if (p.first_seen > at || (p.exited_at !== null && p.exited_at < at)) continue;
       const row = this.processRowAtOrBefore.get(p.id, at) as ProcessRow | undefined;
       if (!row) continue;
+      const io =
+        row.read_bytes === null
+          ? (this.processIoAt.get({ id: p.id, at }) as Pick<
+              ProcessRow,
+              'read_bytes' | 'write_bytes'
+            >)
+          : row;
       out.push({
         pid: p.pid,
         start_ticks: p.start_ticks,
@@ -171,8 +163,8 @@ export class SampleQuery {
         stime: row.stime,
         rss_pages: row.rss_pages,
         threads: row.threads,
-        read_bytes: row.read_bytes,
-        write_bytes: row.write_bytes,
+        read_bytes: io.read_bytes,
+        write_bytes: io.write_bytes,
       });
     }
     return out;

@@ -5,19 +5,9 @@
  * window reads only the counters it derives from, straight into arrays.
  */
 import { DEVICE_KEYFRAME_MS, DISK_COUNTERS, NET_COUNTERS, type DeviceKind } from './device-rows.js';
-import { HUNDREDTHS_FIELDS, type SystemField } from '../types.js';
+import { SYSTEM_FIELDS, type SystemField } from '../types.js';
+import { CORE_MODES, CounterBlobReader } from './counter-blob.js';
 import type { Db } from './db.js';
-
-export const CORE_MODES = [
-  'user',
-  'nice',
-  'system',
-  'idle',
-  'iowait',
-  'irq',
-  'softirq',
-  'steal',
-] as const;
 
 /** One device's counters at every snapshot of the window; NaN where it was absent. */
 export interface DeviceColumns {
@@ -49,13 +39,13 @@ export function readRawColumns(
   to: number,
   opts: RawColumnOptions,
 ): RawColumns {
-  const ts = db
-    .prepare('SELECT ts FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts')
-    .pluck()
-    .all(from, to) as number[];
-  const where = { sql: 'ts BETWEEN ? AND ?', params: [from, to] };
+  const rows = db
+    .prepare('SELECT ts, counters FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts')
+    .raw()
+    .all(from, to) as StoredRow[];
+  const ts = rows.map((r) => r[0]);
   return {
-    ...columns(db, ts, where, opts),
+    ...columns(rows, opts),
     disks: ts.length > 0 ? devices(db, 'disk', ts, from, to) : [],
     nets: ts.length > 0 ? devices(db, 'net', ts, from, to) : [],
   };
@@ -70,65 +60,51 @@ export function readRawColumnsAt(
   at: readonly number[],
   opts: RawColumnOptions,
 ): RawColumns {
-  const where = { sql: 'ts IN (SELECT value FROM json_each(?))', params: [JSON.stringify(at)] };
-  const ts = db
-    .prepare(`SELECT ts FROM system_raw WHERE ${where.sql} ORDER BY ts`)
-    .pluck()
-    .all(...where.params) as number[];
+  const rows = db
+    .prepare(
+      'SELECT ts, counters FROM system_raw WHERE ts IN (SELECT value FROM json_each(?)) ORDER BY ts',
+    )
+    .raw()
+    .all(JSON.stringify(at)) as StoredRow[];
+  const ts = rows.map((r) => r[0]);
   return {
-    ...columns(db, ts, where, opts),
+    ...columns(rows, opts),
     disks: ts.length > 0 ? devicesAt(db, 'disk', ts) : [],
     nets: ts.length > 0 ? devicesAt(db, 'net', ts) : [],
   };
 }
 
+/** A system_raw row: ts and its counters blob (counter-blob.ts). */
+type StoredRow = [number, Buffer];
+
+/** Decodes the blobs straight into columns: the fields asked, and the cores if asked. */
 function columns(
-  db: Db,
-  tsList: number[],
-  where: { sql: string; params: unknown[] },
+  rows: readonly StoredRow[],
   opts: RawColumnOptions,
 ): Pick<RawColumns, 'ts' | 'system' | 'cores'> {
-  const n = tsList.length;
-  const ts = Float64Array.from(tsList);
+  const n = rows.length;
+  const ts = new Float64Array(n);
+  for (let i = 0; i < n; i++) ts[i] = rows[i]![0];
   const system: Partial<Record<SystemField, Float64Array>> = {};
   const cols = opts.fields.map((f) => (system[f] = column(n)));
-  // Stored as integer hundredths (types.ts); read back as SampleQuery does.
-  const scale = opts.fields.map((f) => (HUNDREDTHS_FIELDS.has(f) ? 100 : 1));
-  if (n > 0 && cols.length > 0) {
-    let i = 0;
-    for (const row of db
-      .prepare(`SELECT ${opts.fields.join(', ')} FROM system_raw WHERE ${where.sql} ORDER BY ts`)
-      .raw()
-      .iterate(...where.params) as Iterable<(number | null)[]>) {
-      for (let j = 0; j < cols.length; j++) {
-        const v = row[j];
-        if (v !== null && v !== undefined) cols[j]![i] = scale[j] === 1 ? v : v / 100;
-      }
-      i++;
-    }
-  }
+  const at = Int32Array.from(opts.fields, (f) => SYSTEM_FIELDS.indexOf(f));
   const cores: RawColumns['cores'] = [];
-  if (opts.cores && n > 0) {
-    const index = new Map<number, number>();
-    for (let i = 0; i < n; i++) index.set(tsList[i]!, i);
-    for (const row of db
-      .prepare(
-        `SELECT ts, core, ${CORE_MODES.join(', ')} FROM core_raw WHERE ${where.sql}
-         ORDER BY ts, core`,
-      )
-      .raw()
-      .iterate(...where.params) as Iterable<number[]>) {
-      const i = index.get(row[0]!);
-      if (i === undefined) continue;
-      const core = row[1]!;
-      let c = cores[core];
-      if (!c) {
-        c = cores[core] = {} as RawColumns['cores'][number];
-        for (const m of CORE_MODES) c[m] = column(n);
-      }
-      for (let j = 0; j < CORE_MODES.length; j++) {
-        const v = row[j + 2];
-        if (v !== null && v !== undefined) c[CORE_MODES[j]!][i] = v;
+  if (n === 0 || (cols.length === 0 && !opts.cores)) return { ts, system, cores };
+  const reader = new CounterBlobReader();
+  for (let i = 0; i < n; i++) {
+    reader.read(rows[i]![1], opts.cores);
+    const values = reader.system;
+    for (let j = 0; j < cols.length; j++) cols[j]![i] = values[at[j]!]!;
+    if (opts.cores) {
+      for (let c = 0; c < reader.coreCount; c++) {
+        let times = cores[c];
+        if (!times) {
+          times = cores[c] = {} as RawColumns['cores'][number];
+          for (const m of CORE_MODES) times[m] = column(n);
+        }
+        for (let m = 0; m < CORE_MODES.length; m++) {
+          times[CORE_MODES[m]!][i] = reader.cores[c * CORE_MODES.length + m]!;
+        }
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS } from './device-rows.js';
+import { ioAtSql } from './process-io.js';
 
 export interface PruneResult {
   deleted: number;
@@ -13,7 +14,6 @@ export interface PruneResult {
  */
 const RANGE_TABLES = [
   ['system_raw', 0],
-  ['core_raw', 0],
   ['disk_raw', DEVICE_KEYFRAME_MS],
   ['net_raw', DEVICE_KEYFRAME_MS],
 ] as const;
@@ -22,6 +22,8 @@ const RANGE_TABLES = [
  * Deletes raw rows older than `cutoff`, at most `batch` rows per table per call so a
  * retention pass never stalls a tick for long. A live process keeps its newest row at or
  * before the cutoff: rows are stored only on change, so that row is its state from then on.
+ * That row gets its I/O counters, if it lacks them, from the row that stored them before
+ * that row goes (process-io.ts).
  */
 export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
   let deleted = 0;
@@ -45,6 +47,22 @@ export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
       dropProcess.run(id);
     }
     if (gone.length >= batch) more = true;
+    const fillIo = db.prepare(
+      `UPDATE process_raw SET read_bytes = ${ioAtSql('read_bytes', ':id', ':ts')},
+         write_bytes = ${ioAtSql('write_bytes', ':id', ':ts')}
+       WHERE process_id = :id AND ts = :ts`,
+    );
+    for (const kept of db
+      .prepare(
+        `SELECT k.process_id AS id, k.ts FROM process p
+         JOIN process_raw k ON k.process_id = p.id AND k.ts = (
+           SELECT max(ts) FROM process_raw m WHERE m.process_id = p.id AND m.ts <= ?)
+         WHERE p.exited_at IS NULL AND k.read_bytes IS NULL
+           AND EXISTS (SELECT 1 FROM process_raw o WHERE o.process_id = p.id AND o.ts < k.ts)`,
+      )
+      .all(cutoff) as { id: number; ts: number }[]) {
+      fillIo.run(kept);
+    }
     deleted += db
       .prepare(
         `DELETE FROM process_raw WHERE (process_id, ts) IN (

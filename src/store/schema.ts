@@ -1,11 +1,15 @@
 import type Database from 'better-sqlite3';
 import { HUNDREDTHS_FIELDS, SYSTEM_FIELDS } from '../types.js';
+import { CORE_MODES, CounterBlobWriter } from './counter-blob.js';
+
+/** SQL, or a function for a migration that converts rows; either runs in one transaction. */
+export type Migration = string | ((db: Database.Database) => void);
 
 /**
  * Ordered migrations; PRAGMA user_version records how many have run.
  * Never edit a shipped migration: append a new one.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -140,18 +144,67 @@ export const MIGRATIONS: readonly string[] = [
     min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL, last_ts INTEGER NOT NULL,
     sketch BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
   `,
+  packSystemRows,
 ];
 
-export function migrate(db: Database.Database): void {
+/** Rows converted per read: better-sqlite3 runs no statement while another iterates. */
+const PACK_BATCH = 1024;
+
+/**
+ * A tick's system counters and cores become one row of a ts and a blob (counter-blob.ts):
+ * 57 REAL columns spent a header byte each, and each core row repeated the key.
+ */
+function packSystemRows(db: Database.Database): void {
+  db.exec('CREATE TABLE system_raw_packed (ts INTEGER PRIMARY KEY, counters BLOB NOT NULL)');
+  const systemRows = db
+    .prepare(
+      `SELECT ts, ${SYSTEM_FIELDS.join(', ')} FROM system_raw WHERE ts > ? ORDER BY ts LIMIT ?`,
+    )
+    .raw();
+  const coreRows = db
+    .prepare(
+      `SELECT ts, core, ${CORE_MODES.join(', ')} FROM core_raw WHERE ts BETWEEN ? AND ?
+       ORDER BY ts, core`,
+    )
+    .raw();
+  const insert = db.prepare('INSERT INTO system_raw_packed (ts, counters) VALUES (?, ?)');
+  const writer = new CounterBlobWriter();
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
+    const rows = systemRows.all(after, PACK_BATCH) as [number, ...(number | null)[]][];
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]![0];
+    const cores = coreRows.all(rows[0]![0], after) as [number, number, ...(number | null)[]][];
+    let next = 0;
+    for (const [ts, ...system] of rows) {
+      while (next < cores.length && cores[next]![0] < ts) next++;
+      const tick: (number | null)[][] = [];
+      for (; next < cores.length && cores[next]![0] === ts; next++) {
+        const [, core, ...modes] = cores[next]!;
+        tick[core] = modes;
+      }
+      insert.run(ts, writer.encodeStored(system, tick));
+    }
+  }
+  db.exec(`
+    DROP TABLE system_raw;
+    DROP TABLE core_raw;
+    ALTER TABLE system_raw_packed RENAME TO system_raw;`);
+}
+
+/** Runs the migrations not yet run, up to `to` (all of them unless a test asks for fewer). */
+export function migrate(db: Database.Database, to = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(
       `database schema version ${current} is newer than this kmpm understands (${MIGRATIONS.length}); upgrade kmpm`,
     );
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < to; v++) {
+    const migration = MIGRATIONS[v]!;
     db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }

@@ -6,6 +6,8 @@ import { Store } from './index.js';
 import { pruneRaw, pruneSelfMetrics } from './retention.js';
 import { MIGRATIONS, migrate } from './schema.js';
 import { openDatabase, getMeta, setMeta, StoreError } from './db.js';
+import { CounterBlobWriter } from './counter-blob.js';
+import { HUNDREDTHS_FIELDS, SYSTEM_FIELDS } from '../types.js';
 
 const BOOT = 1_700_000_000;
 
@@ -88,14 +90,19 @@ describe('store write and read paths', () => {
       psi_io_full_avg10: 0.3,
       psi_memory_some_avg10: 0,
     };
-    store.createWriter().write(snap(1000, { ...system(1), ...averages }));
+    const written = snap(1000, { ...system(1), ...averages });
+    store.createWriter().write(written);
     const [read] = store.query.systemSnapshots(0, 2000);
     expect(read?.system).toMatchObject({ ...averages, psi_cpu_full_avg10: null });
-    const stored = store.db
-      .prepare('SELECT load1, typeof(load1) AS t, psi_cpu_some_avg10 AS psi FROM system_raw')
-      .get();
-    // what SQLite keeps is a small integer (a REAL with no fraction is stored as one)
-    expect(stored).toEqual({ load1: 237, t: 'real', psi: 2041 });
+    // what the blob holds is integer hundredths: a varint of a byte or two each
+    const stored = SYSTEM_FIELDS.map((f) => {
+      const v = written.system[f];
+      return v !== null && HUNDREDTHS_FIELDS.has(f) ? Math.round(v * 100) : v;
+    });
+    expect(stored[SYSTEM_FIELDS.indexOf('load1')]).toBe(237);
+    expect(store.db.prepare('SELECT counters FROM system_raw').pluck().get()).toEqual(
+      new CounterBlobWriter().encodeStored(stored, []),
+    );
     store.close();
   });
 
@@ -221,7 +228,7 @@ describe('store write and read paths', () => {
     const r = pruneRaw(store.db, 6000, 10_000);
     expect(r.more).toBe(false);
     expect(store.query.oldestTimestamp()).toBe(6000);
-    expect(store.db.prepare('SELECT min(ts) FROM core_raw').pluck().get()).toBe(6000);
+    expect(store.query.systemSnapshots(0, 10_000)[0]?.cores).toEqual([cpu(6, 6)]);
     // process 30 exited at 4000 < cutoff: gone with its rows
     expect(store.db.prepare('SELECT count(*) FROM process WHERE pid = 30').pluck().get()).toBe(0);
     // idle process 20 has only its first row, older than the cutoff: kept

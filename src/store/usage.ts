@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { ioAtSql } from './process-io.js';
 
 /** What one process used in a window, from its stored counters. */
 export interface ProcessUsageRow {
@@ -16,11 +17,12 @@ export interface ProcessUsageRow {
 }
 
 /**
- * A process's I/O is read from its rows at the ends of the window, like its CPU time. The
- * collector carries I/O counters forward once read, so a readable process's rows lack them
- * only before its first read (at most ioEvery rows); a row without them at the end means its
- * I/O is unknown (another user's process), and its history is not walked looking for one.
- * Its first reading is looked for within this many rows, and only when it is needed.
+ * A process's I/O is read at the ends of the window, like its CPU time, from the latest row
+ * that stored it (process-io.ts). The collector carries I/O counters forward once read, so
+ * a readable process's rows lack them only before its first read (at most ioEvery rows) and
+ * where they did not change; none found at the end means its I/O is unknown (another
+ * user's process), and its history is not walked looking for one. Its first reading is
+ * looked for within this many rows, and only when it is needed.
  */
 export const IO_SCAN_ROWS = 64;
 
@@ -36,8 +38,8 @@ const SQL = `
     SELECT a.*,
       ${at('utime + stime', ':from')} AS cpu0,
       ${at('utime + stime', ':to')} AS cpu1,
-      ${at('read_bytes + write_bytes', ':from')} AS io0,
-      ${at('read_bytes + write_bytes', ':to')} AS io1,
+      ${ioAtSql('read_bytes + write_bytes', 'a.id', ':from')} AS io0,
+      ${ioAtSql('read_bytes + write_bytes', 'a.id', ':to')} AS io1,
       ${at('rss_pages', ':from')} AS rss0,
       (SELECT max(rss_pages) FROM process_raw r
         WHERE r.process_id = a.id AND r.ts BETWEEN :from AND :to) AS rss_in

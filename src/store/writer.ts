@@ -7,17 +7,14 @@ import {
   type DeviceKind,
 } from './device-rows.js';
 import {
-  HUNDREDTHS_FIELDS,
-  SYSTEM_FIELDS,
   type DiskCounters,
   type NetCounters,
   type ProcessCounters,
   type Snapshot,
 } from '../types.js';
+import { CounterBlobWriter } from './counter-blob.js';
 import type { Db } from './db.js';
-
-/** Positions in SYSTEM_FIELDS of the fields stored as hundredths. */
-const HUNDREDTHS_INDEXES = SYSTEM_FIELDS.flatMap((f, i) => (HUNDREDTHS_FIELDS.has(f) ? [i] : []));
+import { IO_REPEAT_ROWS } from './process-io.js';
 
 interface Written {
   id: number;
@@ -28,8 +25,11 @@ interface Written {
   stime: number;
   rss: number;
   threads: number;
+  /** I/O counters as last stored (or carried forward from the row that stored them). */
   read: number | null;
   write: number | null;
+  /** Rows stored since the last that stored I/O counters. */
+  rowsWithoutIo: number;
   /** The write that last saw this process. */
   seen: number;
 }
@@ -50,13 +50,14 @@ const BOOT_TIME_TOLERANCE_S = 5;
 
 /**
  * The recorder's write path: one transaction per snapshot, prepared statements reused,
- * a process row only when that process's counters changed since its last row, and a disk
+ * the system and core counters packed in one blob (counter-blob.ts), a process row only
+ * when that process's counters changed since its last row, its I/O counters only when they
+ * changed (process-io.ts), and a disk
  * or network row only when that device's counters changed (see device-rows.ts).
  */
 export class SampleWriter {
   private readonly insertSystem: Statement;
-  private readonly systemArgs: (number | null)[];
-  private readonly coreRows: RowBatch;
+  private readonly counters = new CounterBlobWriter();
   private readonly processRows: RowBatch;
   private readonly insertDisk: Statement;
   private readonly insertNet: Statement;
@@ -81,9 +82,8 @@ export class SampleWriter {
 
   constructor(private readonly db: Db) {
     this.insertSystem = db.prepare(
-      `INSERT OR REPLACE INTO system_raw (ts, ${SYSTEM_FIELDS.join(', ')}) VALUES (?${', ?'.repeat(SYSTEM_FIELDS.length)})`,
+      'INSERT OR REPLACE INTO system_raw (ts, counters) VALUES (?, ?)',
     );
-    this.systemArgs = new Array<number | null>(SYSTEM_FIELDS.length + 1).fill(null);
     this.insertDisk = db.prepare(
       'INSERT OR REPLACE INTO disk_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -116,7 +116,6 @@ export class SampleWriter {
       )
       .pluck();
     this.updateProcess = db.prepare('UPDATE process SET comm = ?, cmdline = ? WHERE id = ?');
-    this.coreRows = new RowBatch(db, 'core_raw', 10);
     this.processRows = new RowBatch(db, 'process_raw', 8);
     this.markExited = db.prepare('UPDATE process SET exited_at = ? WHERE id = ?');
     this.markAllExited = db.prepare('UPDATE process SET exited_at = ? WHERE exited_at IS NULL');
@@ -140,24 +139,9 @@ export class SampleWriter {
   private writeAll(s: Snapshot): number {
     const ts = s.ts;
     // Left over when a previous write failed part way.
-    this.coreRows.values.length = 0;
     this.processRows.values.length = 0;
     const write = ++this.writes;
-    const args = this.systemArgs;
-    args[0] = ts;
-    for (let i = 0; i < SYSTEM_FIELDS.length; i++) args[i + 1] = s.system[SYSTEM_FIELDS[i]!];
-    for (let i = 0; i < HUNDREDTHS_INDEXES.length; i++) {
-      const at = HUNDREDTHS_INDEXES[i]! + 1;
-      const v = args[at];
-      if (v !== null && v !== undefined) args[at] = Math.round(v * 100);
-    }
-    this.insertSystem.run(args);
-    const cores = this.coreRows.values;
-    for (let i = 0; i < s.cores.length; i++) {
-      const c = s.cores[i]!;
-      cores.push(ts, i, c.user, c.nice, c.system, c.idle, c.iowait, c.irq, c.softirq, c.steal);
-    }
-    this.coreRows.insert();
+    this.insertSystem.run(ts, this.counters.encode(s.system, s.cores));
     const keyframe =
       this.keyframeTs === null ||
       ts < this.keyframeTs ||
@@ -309,6 +293,7 @@ export class SampleWriter {
           threads: -1,
           read: null,
           write: null,
+          rowsWithoutIo: 0,
           seen: 0,
         };
         this.written.set(p.pid, w);
@@ -325,6 +310,12 @@ export class SampleWriter {
         w.read !== p.read_bytes ||
         w.write !== p.write_bytes
       ) {
+        // I/O counters only when they changed since the process's previous row, and in
+        // every IO_REPEAT_ROWS-th row at least, so readers find them a few rows back.
+        const io =
+          w.read !== p.read_bytes ||
+          w.write !== p.write_bytes ||
+          (p.read_bytes !== null && w.rowsWithoutIo >= IO_REPEAT_ROWS - 1);
         rowValues.push(
           w.id,
           ts,
@@ -332,8 +323,8 @@ export class SampleWriter {
           p.stime,
           p.rss_pages,
           p.threads,
-          p.read_bytes,
-          p.write_bytes,
+          io ? p.read_bytes : null,
+          io ? p.write_bytes : null,
         );
         w.utime = p.utime;
         w.stime = p.stime;
@@ -341,6 +332,7 @@ export class SampleWriter {
         w.threads = p.threads;
         w.read = p.read_bytes;
         w.write = p.write_bytes;
+        w.rowsWithoutIo = io ? 0 : w.rowsWithoutIo + 1;
         rows++;
       }
     }
