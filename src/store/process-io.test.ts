@@ -72,6 +72,30 @@ describe('process I/O counters stored on change', () => {
     store.close();
   });
 
+  it('are stored again after a write that rolled back', () => {
+    const store = Store.open(tempDir());
+    const w = store.createWriter();
+    const busy = (i: number) =>
+      snap(
+        T0 + i * 1000,
+        { boot_time: BOOT },
+        { processes: [proc(1, { utime: i, read_bytes: 7, write_bytes: 9 })] },
+      );
+    w.write(busy(0));
+    store.db.exec(
+      "CREATE TRIGGER broken BEFORE INSERT ON process_raw BEGIN SELECT RAISE(ABORT, 'full'); END",
+    );
+    expect(() => w.write(busy(1))).toThrow(/full/);
+    store.db.exec('DROP TRIGGER broken');
+    store.db.prepare('DELETE FROM process_raw').run(); // as if retention had taken the first
+    w.write(busy(2));
+    expect(store.db.prepare('SELECT read_bytes, write_bytes FROM process_raw').raw().all()).toEqual(
+      [[7, 9]],
+    );
+    expect(store.db.prepare('SELECT exited_at FROM process').pluck().all()).toEqual([null]);
+    store.close();
+  });
+
   it('read back the same after retention removed the row that stored them', () => {
     for (const cutoff of [2, 20, 37, 41, 50]) {
       const store = Store.open(tempDir());

@@ -127,11 +127,14 @@ export class SampleWriter {
     try {
       return this.tx(snapshot);
     } catch (err) {
-      // The transaction rolled back, so what we remember of stored devices may not be
-      // stored: start over as a new writer would, from what the database holds.
+      // The transaction rolled back, so what we remember of stored devices and processes
+      // may not be stored: start over as a new writer would, from what the database holds
+      // (readers count on a process's I/O counters within IO_REPEAT_ROWS rows).
       this.disks = new Map();
       this.nets = new Map();
       this.keyframeTs = null;
+      this.written = new Map();
+      this.firstProcessWrite = true;
       throw err;
     }
   }
