@@ -3,8 +3,10 @@
  * metrics) or the automation runs seen so far, one `step` per rule, and — when a state must
  * be stored or a notification was caused — one transaction that writes both. The in-memory
  * states move only after that transaction commits, so a failed write is retried whole next
- * tick and can neither lose a notification nor send one twice. Quiet ticks write nothing,
- * and with no rules a tick is one read of the rules' version.
+ * tick and can neither lose a notification nor send one twice. (The exception is a quiet
+ * rule — not active, no breach — whose last-seen fields move in place, see quietStep: nothing
+ * about it is stored, so nothing needs rolling back.) Quiet ticks write nothing, and with no
+ * rules a tick is one read of the rules' version.
  */
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { Clock, Snapshot } from '../types.js';
@@ -12,8 +14,10 @@ import { notificationMessage } from './message.js';
 import type { AlertRule } from './rule.js';
 import { AutomationValues, type FinishedRun } from './runs.js';
 import {
+  initialState,
   maxGapFor,
   needsSave,
+  quietStep,
   resume,
   step,
   type AlertState,
@@ -91,6 +95,13 @@ interface Advanced {
 
 const NONE: readonly Notification[] = Object.freeze([]);
 
+/**
+ * What an advance returns when quietStep moved a state in place: a rule that is not active
+ * and did not breach. Nothing about it is stored (but at a checkpoint), so there is nothing
+ * to roll back if the tick's transaction fails; its last-seen fields simply stay moved.
+ */
+const QUIET: StepResult = Object.freeze({ state: initialState(), effects: NONE });
+
 export class AlertEvaluator {
   private entries: Entry[] = [];
   private version = -1;
@@ -138,14 +149,7 @@ export class AlertEvaluator {
     let system: SystemValues | null = null;
     return this.tick(
       now,
-      (e) =>
-        step(
-          e.rule,
-          e.state,
-          { ts: cur.ts, value: this.sample(e.rule, system, cur.ts) },
-          now,
-          this.stepOpts,
-        ),
+      (e) => this.stepOne(e, cur.ts, this.sample(e.rule, system, cur.ts), now),
       // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
       () => {
         system = this.watchesSystem ? deriveSystem(prev ?? cur, cur) : null;
@@ -159,9 +163,13 @@ export class AlertEvaluator {
     system: SystemValues | null,
     now = this.clock(),
   ): readonly Notification[] {
-    return this.tick(now, (e) =>
-      step(e.rule, e.state, { ts, value: this.sample(e.rule, system, ts) }, now, this.stepOpts),
-    );
+    return this.tick(now, (e) => this.stepOne(e, ts, this.sample(e.rule, system, ts), now));
+  }
+
+  /** QUIET when quietStep moved the state in place, else step's result. */
+  private stepOne(e: Entry, ts: number, value: number | null, now: number): StepResult {
+    if (quietStep(e.rule, e.state, ts, value)) return QUIET;
+    return step(e.rule, e.state, { ts, value }, now, this.stepOpts);
   }
 
   private cache = new Map<string, number[]>();
@@ -242,6 +250,11 @@ export class AlertEvaluator {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as Entry;
       const r = advance(e);
+      if (r === QUIET) {
+        next[i] = e;
+        if (checkpoint) changes.push({ ruleId: e.rule.id, state: e.state });
+        continue;
+      }
       next[i] = r.state === e.state ? e : { rule: e.rule, state: r.state };
       if (checkpoint || needsSave(e.state, r.state)) {
         changes.push({ ruleId: e.rule.id, state: r.state });

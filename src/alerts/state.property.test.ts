@@ -4,6 +4,7 @@ import { normalizeRule, OPERATORS, type AlertRule } from './rule.js';
 import {
   acknowledge,
   initialState,
+  quietStep,
   resume,
   step,
   type AlertState,
@@ -97,6 +98,9 @@ interface Run {
   ackedEpisodes: Set<number>;
 }
 
+/** Samples the quiet fast path took over all plays (it must be exercised, not just allowed). */
+let quietSteps = 0;
+
 /** Plays events, persisting (JSON round trip) and resuming at every restart. */
 function play(rule: AlertRule, events: readonly Event[]): Run {
   let s = initialState();
@@ -122,6 +126,15 @@ function play(rule: AlertRule, events: readonly Event[]): Run {
       const r = step(rule, s, sample, now);
       // what is stored is exactly what runs: a JSON round trip changes nothing
       expect(step(rule, JSON.parse(JSON.stringify(s)) as AlertState, sample, now)).toEqual(r);
+      // the in-place fast path, where it applies, is step exactly
+      const quiet = structuredClone(s);
+      if (quietStep(rule, quiet, ts, e.value)) {
+        quietSteps++;
+        expect(r.effects).toEqual([]);
+        expect(quiet).toEqual(r.state);
+      } else {
+        expect(quiet).toEqual(s);
+      }
       effects.push(...r.effects);
       s = r.state;
       ts = Math.max(ts, s.lastTs ?? ts);
@@ -141,6 +154,17 @@ function byEpisode(effects: readonly Notification[]): Map<number, Notification[]
 }
 
 describe('state machine properties', () => {
+  it('quietStep takes the usual tick of a rule that is not active, and changes what step would', () => {
+    quietSteps = 0;
+    fc.assert(
+      fc.property(ruleArb, eventsArb(true), (rule, events) => {
+        play(rule, events);
+      }),
+      { numRuns: 300 },
+    );
+    expect(quietSteps).toBeGreaterThan(1000);
+  });
+
   it('every episode reads firing, repeat 1..n, then at most one resolved; keys are unique', () => {
     fc.assert(
       fc.property(ruleArb, eventsArb(true), (rule, events) => {

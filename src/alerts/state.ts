@@ -255,6 +255,32 @@ export function step(
   return repeatDue(rule, s, ts, now);
 }
 
+/**
+ * The usual tick of a rule, without a copy: the rule is not active (inactive or resolved)
+ * and the sample, in order, has no value or one that does not breach. Then `step` would
+ * change nothing but the last-seen fields and notify nobody; this moves those fields in
+ * place and returns true. Otherwise it returns false and leaves the state as it was, for
+ * `step`. With a thousand rules this is most of the evaluation's cost at 1 Hz.
+ */
+export function quietStep(
+  rule: RuleDefinition,
+  state: AlertState,
+  ts: number,
+  value: number | null,
+): boolean {
+  if (state.status !== 'inactive' && state.status !== 'resolved') return false;
+  if (state.clearSince !== null || (state.lastTs !== null && ts < state.lastTs)) return false;
+  if (value === null || !Number.isFinite(value)) {
+    state.lastTs = ts;
+    return true;
+  }
+  if (breaches(rule, value)) return false;
+  state.lastTs = ts;
+  state.lastDataTs = ts;
+  state.lastValue = value;
+  return true;
+}
+
 /** Stops repeats of the current firing episode. Anything but an unacknowledged firing is unchanged. */
 export function acknowledge(state: AlertState, now: number): AlertState {
   if (state.status !== 'firing' || state.acknowledgedAt !== null) return state;
