@@ -11,14 +11,16 @@
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { Clock, Snapshot } from '../types.js';
 import { notificationMessage } from './message.js';
-import type { AlertRule } from './rule.js';
+import type { AlertEntity, AlertRule } from './rule.js';
 import { AutomationValues, type FinishedRun } from './runs.js';
 import {
   initialState,
   maxGapFor,
   needsSave,
+  quietCondition,
   quietStep,
   resume,
+  type QuietCondition,
   step,
   type AlertState,
   type Notification,
@@ -60,6 +62,19 @@ export class AlertEngineError extends Error {
 interface Entry {
   rule: AlertRule;
   state: AlertState;
+  /** The rule's raise condition, for quietStep. */
+  cond: QuietCondition;
+  /** The system metric watched; null for a rule on automations. */
+  systemMetric: string | null;
+}
+
+function entry(rule: AlertRule, state: AlertState, like?: Entry): Entry {
+  return {
+    rule,
+    state,
+    cond: like?.cond ?? quietCondition(rule),
+    systemMetric: rule.entity.kind === 'system' ? rule.metric : null,
+  };
 }
 
 type Values = Record<string, number | null>;
@@ -149,7 +164,7 @@ export class AlertEvaluator {
     let system: SystemValues | null = null;
     return this.tick(
       now,
-      (e) => this.stepOne(e, cur.ts, this.sample(e.rule, system, cur.ts), now),
+      (e) => this.stepOne(e, cur.ts, this.sample(e, system, cur.ts), now),
       // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
       () => {
         system = this.watchesSystem ? deriveSystem(prev ?? cur, cur) : null;
@@ -163,20 +178,22 @@ export class AlertEvaluator {
     system: SystemValues | null,
     now = this.clock(),
   ): readonly Notification[] {
-    return this.tick(now, (e) => this.stepOne(e, ts, this.sample(e.rule, system, ts), now));
+    return this.tick(now, (e) => this.stepOne(e, ts, this.sample(e, system, ts), now));
   }
 
   /** QUIET when quietStep moved the state in place, else step's result. */
   private stepOne(e: Entry, ts: number, value: number | null, now: number): StepResult {
-    if (quietStep(e.rule, e.state, ts, value)) return QUIET;
+    if (quietStep(e.cond, e.state, ts, value)) return QUIET;
     return step(e.rule, e.state, { ts, value }, now, this.stepOpts);
   }
 
   private cache = new Map<string, number[]>();
 
-  private sample(rule: AlertRule, system: SystemValues | null, ts: number): number | null {
-    const entity = rule.entity;
-    if (entity.kind === 'system') return (system as Values | null)?.[rule.metric] ?? null;
+  private sample(e: Entry, system: SystemValues | null, ts: number): number | null {
+    if (e.systemMetric !== null) return (system as Values | null)?.[e.systemMetric] ?? null;
+    const rule = e.rule;
+    // A rule without a system metric watches automations.
+    const entity = rule.entity as Extract<AlertEntity, { kind: 'automation' }>;
     if (entity.name !== null) return this.runs.value(rule.metric, entity.name, ts);
     let values = this.cache.get(rule.metric);
     if (!values) {
@@ -255,7 +272,7 @@ export class AlertEvaluator {
         if (checkpoint) changes.push({ ruleId: e.rule.id, state: e.state });
         continue;
       }
-      next[i] = r.state === e.state ? e : { rule: e.rule, state: r.state };
+      next[i] = r.state === e.state ? e : entry(e.rule, r.state, e);
       if (checkpoint || needsSave(e.state, r.state)) {
         changes.push({ ruleId: e.rule.id, state: r.state });
       }
@@ -312,10 +329,10 @@ export class AlertEvaluator {
     const entries = rules.map(({ rule, state }) => {
       const mine = held.get(rule.id);
       if (!mine || (mine.lastTs ?? -Infinity) <= (state.lastTs ?? -Infinity)) {
-        return { rule, state };
+        return entry(rule, state);
       }
       const { lastTs, lastDataTs, lastValue } = mine;
-      return { rule, state: { ...state, lastTs, lastDataTs, lastValue } };
+      return entry(rule, { ...state, lastTs, lastDataTs, lastValue });
     });
     return { entries, version, broken };
   }
