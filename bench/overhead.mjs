@@ -3,7 +3,13 @@
 // --against DIR runs a second kmpm from another built checkout (e.g. a `git worktree` of
 // the previous commit after `npm ci`) beside this one, on its own data directory: an A/B
 // over the same window, which is the only fair comparison on a shared, noisy machine.
-//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 30] [--against DIR]
+// --rules N runs one more kmpm of this checkout holding N alert rules (quiet ones, as most
+// rules are most of the time), created through its MCP client, to show what rules add.
+// The figures are the steady state: V8 compiles the recorder's code as it gets hot, which
+// at one tick a second takes minutes (~8 here), so the default warm-up is 10 minutes; the
+// CPU of the warm-up itself (from 30 s on) is printed too.
+//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 600] [--against DIR]
+//                             [--rules 1000]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +20,8 @@ import Database from 'better-sqlite3';
 import { arg, cpuSeconds, machine, processCount, rssBytes, sleep } from './lib.mjs';
 
 const seconds = Number(arg('seconds', process.env.BENCH_SECONDS ?? '300'));
-const warmup = Number(arg('warmup', '30'));
+const warmup = Number(arg('warmup', '600'));
+const nRules = Number(arg('rules', '0'));
 const targetProcs = Number(arg('procs', '0'));
 const against = arg('against', null);
 const exporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/bin/node_exporter'].find((p) =>
@@ -51,8 +58,37 @@ async function startKmpm(name, root) {
   return r;
 }
 
+/** Quiet rules on system metrics, every operator: thresholds this machine does not reach. */
+async function addRules(r, n) {
+  const kinds = [
+    ['cpu', 'gt', 99.5],
+    ['memory', 'gte', 99.5],
+    ['load1', 'gt', 1000],
+    ['swap_used_percent', 'gt', 99.5],
+    ['disk_busy_percent', 'gte', 100.5],
+    ['memory', 'lt', 0],
+    ['cpu', 'lte', -1],
+    ['load15', 'eq', 1e6],
+  ];
+  for (let i = 0; i < n; i++) {
+    const [metric_type, threshold_operator, threshold_value] = kinds[i % kinds.length];
+    const res = await r.client.callTool({
+      name: 'km_set_performance_alerts',
+      arguments: {
+        alert_name: `bench-${i}`,
+        metric_type,
+        threshold_operator,
+        threshold_value,
+        evaluation_period: 60,
+      },
+    });
+    if (res.isError) throw new Error(`rule ${i}: ${JSON.stringify(res.content)}`);
+  }
+}
+
 await startKmpm('kmpm mcp', '.');
 if (against) await startKmpm(`kmpm mcp (${against})`, path.resolve(against));
+if (nRules > 0) await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
 
 let exporter = null;
 let port = 0;
@@ -131,7 +167,17 @@ const rows = (dataDir) => {
 console.log(
   `machine: ${machine()}; ${processCount()} processes; ${seconds} s measured after ${warmup} s warm-up`,
 );
-await sleep(warmup * 1000);
+const early = Math.min(30, warmup);
+await sleep(early * 1000);
+const warm = { t: performance.now(), cpu: recorders.map((r) => cpuSeconds(r.pid)) };
+await sleep((warmup - early) * 1000);
+const warmWall = (performance.now() - warm.t) / 1000;
+if (warmWall >= 60) {
+  recorders.forEach((r, i) => {
+    const cpu = (100 * (cpuSeconds(r.pid) - warm.cpu[i])) / warmWall;
+    console.log(`${r.name} during warm-up (${early}-${warmup} s): ${cpu.toFixed(3)} % of one core`);
+  });
+}
 
 const start = {
   t: performance.now(),
