@@ -5,6 +5,7 @@ import { HUNDREDTHS_FIELDS, SYSTEM_FIELDS } from '../types.js';
 import {
   CORE_MODES,
   COUNTER_BLOB_FORMAT,
+  COUNTER_DELTA_FORMAT,
   CounterBlobError,
   CounterBlobReader,
   CounterBlobWriter,
@@ -147,7 +148,7 @@ describe('counter blobs', () => {
 
   it('refuse an unknown format and a truncated blob', () => {
     const reader = new CounterBlobReader();
-    expect(() => reader.read(Buffer.from([2, 0]), false)).toThrow(CounterBlobError);
+    expect(() => reader.read(Buffer.from([3, 0]), false)).toThrow(CounterBlobError);
     expect(() => reader.read(blob(2, 9), false)).toThrow(/truncated/);
     expect(() => reader.read(blob(1, 1, 0, 0), false)).toThrow(/truncated/);
     expect(() => reader.read(blob(1, 200), false)).toThrow(/truncated/);
@@ -166,3 +167,203 @@ describe('counter blobs', () => {
     expect(reader.cores[200 * MODES - 1]).toBe(2 ** 40);
   });
 });
+
+/** How one value moves from a frame to the next. */
+const change = fc.oneof(
+  { weight: 6, arbitrary: fc.constant((v: number | null) => v) },
+  {
+    weight: 6,
+    arbitrary: fc.integer({ min: 0, max: 5000 }).map((d) => (v: number | null) => (v ?? 0) + d),
+  },
+  // a counter reset, or a gauge going down
+  {
+    weight: 2,
+    arbitrary: fc.nat().map((d) => (v: number | null) => (v === null ? d : Math.max(0, v - d))),
+  },
+  { weight: 3, arbitrary: value.map((x) => () => x) },
+);
+
+interface Frame {
+  system: (number | null)[];
+  cores: (number | null)[][];
+  delta: boolean;
+}
+
+/** Frames as a recorder sees them: counters that move a little, the odd null, float and reset. */
+const frames = fc
+  .tuple(
+    fc.array(value, { minLength: FIELDS, maxLength: FIELDS }),
+    fc.array(
+      fc.record({
+        system: fc.array(change, { minLength: FIELDS, maxLength: FIELDS }),
+        cores: fc.array(change, { minLength: MODES, maxLength: MODES }),
+        coreCount: fc.oneof(
+          { weight: 8, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }) },
+        ),
+        delta: fc.oneof(
+          { weight: 6, arbitrary: fc.constant(true) },
+          { weight: 1, arbitrary: fc.constant(false) },
+        ),
+      }),
+      { minLength: 1, maxLength: 30 },
+    ),
+  )
+  .map(([first, steps]) => {
+    const out: Frame[] = [];
+    let system = first;
+    let cores: (number | null)[][] = [[1, 2, 3, 4, 5, 6, 7, 8]];
+    for (const step of steps) {
+      system = system.map((v, i) => step.system[i]!(v));
+      const count = step.coreCount ?? cores.length;
+      cores = Array.from({ length: count }, (_, c) => {
+        const prev = cores[c] ?? new Array<number | null>(MODES).fill(null);
+        return prev.map((v, m) => step.cores[m]!(v));
+      });
+      // averages go through hundredths, exact for the integers the kernel gives
+      system = system.map((v, i) =>
+        v !== null && HUNDREDTHS_FIELDS.has(SYSTEM_FIELDS[i]!)
+          ? Number.isFinite(v)
+            ? Math.abs(Math.trunc(v)) % 1_000_000
+            : 0
+          : v,
+      );
+      out.push({ system, cores, delta: step.delta });
+    }
+    return out;
+  });
+
+describe('delta frames', () => {
+  it('read back in order give every frame as given, with or without cores', () => {
+    fc.assert(
+      fc.property(frames, fc.boolean(), (seq, withCores) => {
+        const writer = new CounterBlobWriter();
+        const blobs = seq.map((f) => {
+          const values = [...f.system, ...f.cores.flat()];
+          // encodeStored writes absolute frames; encode takes counters as read
+          const system = emptySystem();
+          SYSTEM_FIELDS.forEach((name, i) => (system[name] = asRead(values[i]!, i)));
+          const cores = f.cores.map((modes) =>
+            Object.fromEntries(CORE_MODES.map((m, i) => [m, modes[i] ?? NaN])),
+          ) as unknown as Parameters<CounterBlobWriter['encode']>[1];
+          return Buffer.from(writer.encode(system, cores, f.delta));
+        });
+        const reader = new CounterBlobReader();
+        seq.forEach((f, i) => {
+          reader.read(blobs[i]!, withCores);
+          expect(Array.from(reader.system)).toEqual(f.system.map(asRead));
+          if (withCores) {
+            expect(reader.coreCount).toBe(f.cores.length);
+            expect(Array.from(reader.cores.subarray(0, f.cores.length * MODES))).toEqual(
+              f.cores.flat().map((v) => v ?? NaN),
+            );
+          }
+        });
+        // the first frame stands alone; a frame of another shape than the one before too
+        expect(blobs[0]![0]).toBe(COUNTER_BLOB_FORMAT);
+        seq.forEach((f, i) => {
+          const changed = i > 0 && seq[i - 1]!.cores.length !== f.cores.length;
+          if (!f.delta || changed) expect(blobs[i]![0]).toBe(COUNTER_BLOB_FORMAT);
+          else if (i > 0) expect(blobs[i]![0]).toBe(COUNTER_DELTA_FORMAT);
+        });
+      }),
+    );
+  });
+
+  it('store counters that move little in a byte each, and stay exact near 2^53', () => {
+    const writer = new CounterBlobWriter();
+    const reader = new CounterBlobReader();
+    const big = Number.MAX_SAFE_INTEGER - 2;
+    /** Every field but the averages (stored as hundredths) and every mode at v. */
+    const frame = (v: number, delta: boolean) => {
+      const system = emptySystem();
+      for (const f of SYSTEM_FIELDS) if (!HUNDREDTHS_FIELDS.has(f)) system[f] = v;
+      return writer.encode(system, [cpuAll(v)], delta);
+    };
+    const expected = (v: number) => SYSTEM_FIELDS.map((f) => (HUNDREDTHS_FIELDS.has(f) ? NaN : v));
+    for (const v of [big - 10, big, 0, big, 5, big - 1, 2 ** 31, 2 ** 32 + 3]) {
+      reader.read(frame(v, true), true);
+      expect(Array.from(reader.system)).toEqual(expected(v));
+      expect(reader.cores[MODES - 1]).toBe(v);
+    }
+    frame(2 ** 40, false);
+    const delta = frame(2 ** 40 + 7, true);
+    expect(delta[0]).toBe(COUNTER_DELTA_FORMAT);
+    // format, field count, a byte a field, core count, modes, a byte a mode
+    expect(delta.length).toBe(1 + 1 + FIELDS + 2 + MODES);
+    expect(frame(2 ** 40 + 7, false).length).toBeGreaterThan(1 + 1 + 5 * FIELDS);
+  });
+
+  it('refuse a delta frame without the frames before it, or of another shape', () => {
+    const writer = new CounterBlobWriter();
+    const reader = new CounterBlobReader();
+    const key = Buffer.from(writer.encodeStored([1, 2], [[3]]));
+    const delta = Buffer.from(writer.encode(emptySystem(), [cpuAll(4)], true));
+    expect(delta[0]).toBe(COUNTER_DELTA_FORMAT);
+    expect(() => reader.read(delta, true)).toThrow(/without the frames before it/);
+    reader.read(key, false);
+    expect(() => reader.read(delta, true)).toThrow(/read with cores after one read without/);
+    reader.read(key, true);
+    reader.read(delta, true);
+    expect(reader.cores[0]).toBe(4);
+    reader.restart();
+    expect(() => reader.read(delta, false)).toThrow(CounterBlobError);
+    reader.read(writer.encodeStored([1], [[3], [3]]), true);
+    expect(() => reader.read(delta, true)).toThrow(/1 cores after one of 2/);
+    // a delta against a null value
+    reader.read(key, true);
+    expect(() => reader.read(Buffer.from([COUNTER_DELTA_FORMAT, 1, 5, 0, MODES]), false)).toThrow(
+      /fields after one of/,
+    );
+    reader.read(Buffer.from([COUNTER_BLOB_FORMAT, 1, 0]), false);
+    expect(() => reader.read(Buffer.from([COUNTER_DELTA_FORMAT, 1, 5]), false)).toThrow(
+      /against a null value/,
+    );
+  });
+
+  it('skip fields and modes they do not know in a delta frame', () => {
+    const reader = new CounterBlobReader();
+    const known = new Array<number>(FIELDS).fill(3);
+    // ten everywhere, two fields and a mode more than known
+    reader.read(
+      blob(
+        FIELDS + 2,
+        ...new Array<number>(FIELDS).fill(12),
+        0,
+        0,
+        1,
+        MODES + 1,
+        ...new Array<number>(MODES + 1).fill(12),
+      ),
+      true,
+    );
+    // known fields + 0 (u = 3); unknown: a varint escape and a float escape; modes + 1 (u = 5)
+    reader.read(
+      Buffer.from([
+        COUNTER_DELTA_FORMAT,
+        FIELDS + 2,
+        ...known,
+        2,
+        0xc8,
+        0x01,
+        1,
+        ...new Array<number>(8).fill(0),
+        1,
+        MODES + 1,
+        ...new Array<number>(MODES).fill(5),
+        2,
+        9,
+      ]),
+      true,
+    );
+    expect(Array.from(reader.system)).toEqual(SYSTEM_FIELDS.map((_, i) => asRead(10, i)));
+    expect(Array.from(reader.cores.subarray(0, MODES))).toEqual(new Array(MODES).fill(11));
+  });
+});
+
+function cpuAll(v: number) {
+  return Object.fromEntries(CORE_MODES.map((m) => [m, v])) as Record<
+    (typeof CORE_MODES)[number],
+    number
+  >;
+}

@@ -3,18 +3,28 @@
  * Stored as 57 REAL columns, a row spent a header byte per column; the counters are
  * non-negative integers, which a varint holds in as few bytes as SQLite would.
  *
- * Format 1, every varint unsigned LEB128 (7 bits a byte, least significant first):
+ * Every varint is unsigned LEB128 (7 bits a byte, least significant first). A blob is
  *
- *   format byte (1)
+ *   format byte: 1 absolute frame, 2 delta frame
  *   varint F, the number of system fields, then F values in the order of SYSTEM_FIELDS
  *   varint C, the number of cores; varint M, modes per core; then C x M values, core by
  *     core, each in the order of CORE_MODES
  *
- * A value is a varint u: 0 is null; 1 means an IEEE-754 float64 follows, 8 bytes little
- * endian (negative, fractional or too large for the integer form, never expected); u >= 2
- * is the integer u - 2. Load and PSI averages (HUNDREDTHS_FIELDS) are stored as integer
- * hundredths. A decoder that meets fewer fields or modes than it knows yields null for the
- * rest, so later formats can append fields; it skips those it does not know.
+ * In an absolute frame (format 1, self-contained) a value is a varint u: 0 is null; 1 means
+ * an IEEE-754 float64 follows, 8 bytes little endian (negative, fractional or too large for
+ * the integer form, never expected); u >= 2 is the integer u - 2.
+ *
+ * Most counters are large (memory bytes, PSI totals in µs, jiffies) and move little from
+ * one tick to the next, so a delta frame (format 2) stores each value against the same
+ * value of the frame before it in ts order: u = 0 null, 1 float64 follows, 2 a varint
+ * follows holding the integer itself (when the previous value was null or not an integer,
+ * or the difference would not be exact), u >= 3 the integer previous + unzigzag(u - 3).
+ * A delta frame has the F, C and M of the frame before it; a frame of another shape is
+ * absolute. Reading one takes the frames from an absolute one on (CounterBlobReader).
+ *
+ * Load and PSI averages (HUNDREDTHS_FIELDS) are stored as integer hundredths. A decoder
+ * that meets fewer fields or modes than it knows yields null for the rest, so later
+ * formats can append fields; it skips those it does not know.
  */
 import {
   HUNDREDTHS_FIELDS,
@@ -23,6 +33,7 @@ import {
   type SystemCounters,
   type SystemField,
 } from '../types.js';
+import { MINUTE_MS } from './bucket.js';
 
 export const CORE_MODES = [
   'user',
@@ -35,7 +46,10 @@ export const CORE_MODES = [
   'steal',
 ] as const;
 
+/** The format byte of a self-contained frame: a keyframe. */
 export const COUNTER_BLOB_FORMAT = 1;
+/** The format byte of a frame stored against the frame before it. */
+export const COUNTER_DELTA_FORMAT = 2;
 
 const FIELDS = SYSTEM_FIELDS.length;
 const MODES = CORE_MODES.length;
@@ -47,6 +61,8 @@ const INDEX = Object.fromEntries(SYSTEM_FIELDS.map((f, i) => [f, i])) as Record<
 >;
 /** The largest integer stored as one: u = v + 2 must stay exact in a double. */
 const MAX_INTEGER = Number.MAX_SAFE_INTEGER - 2;
+/** The largest zigzagged difference stored as one: u = z + 3 must stay exact. */
+const MAX_ZIGZAG = Number.MAX_SAFE_INTEGER - 3;
 /** The most bytes a value takes: an escape byte and a float64. */
 const MAX_VALUE_BYTES = 9;
 
@@ -67,73 +83,150 @@ function writeVarint(buf: Buffer, at: number, u: number): number {
   return at;
 }
 
-function writeValue(buf: Buffer, at: number, v: number | null | undefined): number {
-  if (v === null || v === undefined || Number.isNaN(v)) {
-    buf[at] = 0;
-    return at + 1;
-  }
-  if (v >= 0 && v <= MAX_INTEGER && Number.isInteger(v)) return writeVarint(buf, at, v + 2);
+function varintLength(u: number): number {
+  let n = 1;
+  for (; u >= 128; n++) u = Math.floor(u / 128);
+  return n;
+}
+
+const isStoredInteger = (v: number) => v >= 0 && v <= MAX_INTEGER && Number.isInteger(v);
+
+function writeFloat(buf: Buffer, at: number, v: number): number {
   buf[at] = 1;
   buf.writeDoubleLE(v, at + 1);
   return at + 9;
 }
 
+/** A value of an absolute frame (v NaN for null). */
+function writeValue(buf: Buffer, at: number, v: number): number {
+  if (Number.isNaN(v)) {
+    buf[at] = 0;
+    return at + 1;
+  }
+  return isStoredInteger(v) ? writeVarint(buf, at, v + 2) : writeFloat(buf, at, v);
+}
+
+/** A value of a delta frame against the previous frame's value p (NaN for null). */
+function writeDelta(buf: Buffer, at: number, v: number, p: number): number {
+  if (Number.isNaN(v)) {
+    buf[at] = 0;
+    return at + 1;
+  }
+  if (!isStoredInteger(v)) return writeFloat(buf, at, v);
+  if (isStoredInteger(p)) {
+    // Both in [0, 2^53 - 3]: the difference is exact.
+    const d = v - p;
+    const z = d >= 0 ? 2 * d : -2 * d - 1;
+    // A counter reset can make the difference longer than the value itself.
+    if (z < 125 || (z <= MAX_ZIGZAG && varintLength(z + 3) <= varintLength(v) + 1)) {
+      return writeVarint(buf, at, z + 3);
+    }
+  }
+  buf[at] = 2;
+  return writeVarint(buf, at + 1, v);
+}
+
 /**
  * Encodes into one buffer it owns and reuses: each call returns a view of it, valid until
- * the next call.
+ * the next call. It keeps the values of the frame it encoded last, so that the next can be
+ * a delta frame against them.
  */
 export class CounterBlobWriter {
   private buf = Buffer.alloc(1024);
+  /** The last frame's stored values, system fields then cores' modes; NaN for null. */
+  private last = new Float64Array(FIELDS);
+  /** Cores in the last frame; -1 when there is none to store a delta against. */
+  private lastCores = -1;
+  /** The array the next frame's values go in (the last's, swapped out). */
+  private next = new Float64Array(FIELDS);
 
-  /** A snapshot's counters as read (averages in units, stored as hundredths). */
-  encode(system: SystemCounters, cores: readonly CpuTimes[]): Buffer {
-    let at = this.begin(cores.length);
-    const buf = this.buf;
+  /**
+   * A snapshot's counters as read (averages in units, stored as hundredths): a delta
+   * frame against the frame encoded last when asked and that frame has the same shape,
+   * else an absolute frame.
+   */
+  encode(system: SystemCounters, cores: readonly CpuTimes[], delta = false): Buffer {
+    const values = this.values(cores.length);
     for (let i = 0; i < FIELDS; i++) {
       const v = system[SYSTEM_FIELDS[i]!];
-      at = writeValue(buf, at, v === null || SCALE[i] === 1 ? v : Math.round(v * SCALE[i]!));
+      values[i] =
+        v === null || v === undefined ? NaN : SCALE[i] === 1 ? v : Math.round(v * SCALE[i]!);
     }
-    return this.cores(at, cores.length, (c, m) => cores[c]![CORE_MODES[m]!]);
+    for (let c = 0; c < cores.length; c++) {
+      const times = cores[c]!;
+      for (let m = 0; m < MODES; m++) values[FIELDS + c * MODES + m] = times[CORE_MODES[m]!] ?? NaN;
+    }
+    return this.frame(cores.length, delta);
   }
 
   /**
    * Counters as stored before this format (system_raw and core_raw columns, averages
-   * already in hundredths), by index in SYSTEM_FIELDS and in CORE_MODES.
+   * already in hundredths), by index in SYSTEM_FIELDS and in CORE_MODES: an absolute frame.
    */
   encodeStored(
     system: readonly (number | null)[],
     cores: readonly (readonly (number | null)[])[],
   ): Buffer {
-    let at = this.begin(cores.length);
-    for (let i = 0; i < FIELDS; i++) at = writeValue(this.buf, at, system[i]);
-    return this.cores(at, cores.length, (c, m) => cores[c]?.[m] ?? null);
-  }
-
-  private begin(coreCount: number): number {
-    const need = 1 + 3 * 10 + (FIELDS + coreCount * MODES) * MAX_VALUE_BYTES;
-    if (need > this.buf.length) this.buf = Buffer.alloc(need);
-    this.buf[0] = COUNTER_BLOB_FORMAT;
-    return writeVarint(this.buf, 1, FIELDS);
-  }
-
-  private cores(
-    at: number,
-    count: number,
-    value: (core: number, mode: number) => number | null | undefined,
-  ): Buffer {
-    const buf = this.buf;
-    at = writeVarint(buf, at, count);
-    at = writeVarint(buf, at, MODES);
-    for (let c = 0; c < count; c++) {
-      for (let m = 0; m < MODES; m++) at = writeValue(buf, at, value(c, m));
+    const values = this.values(cores.length);
+    for (let i = 0; i < FIELDS; i++) values[i] = system[i] ?? NaN;
+    for (let c = 0; c < cores.length; c++) {
+      for (let m = 0; m < MODES; m++) values[FIELDS + c * MODES + m] = cores[c]?.[m] ?? NaN;
     }
+    return this.frame(cores.length, false);
+  }
+
+  /**
+   * An absolute frame of the values a reader holds (read with cores): for a frame that
+   * has to stand on its own from now on.
+   */
+  encodeRead(reader: CounterBlobReader): Buffer {
+    const count = reader.coreCount;
+    const values = this.values(count);
+    reader.storedValues(values);
+    return this.frame(count, false);
+  }
+
+  /** Forgets the last frame: the next is absolute. */
+  forget(): void {
+    this.lastCores = -1;
+  }
+
+  private values(coreCount: number): Float64Array {
+    const n = FIELDS + coreCount * MODES;
+    if (this.next.length !== n) this.next = new Float64Array(n);
+    return this.next;
+  }
+
+  private frame(coreCount: number, delta: boolean): Buffer {
+    const values = this.next;
+    const last = this.last;
+    const need = 1 + 3 * 10 + values.length * MAX_VALUE_BYTES;
+    if (need > this.buf.length) this.buf = Buffer.alloc(need);
+    const buf = this.buf;
+    const asDelta = delta && this.lastCores === coreCount;
+    buf[0] = asDelta ? COUNTER_DELTA_FORMAT : COUNTER_BLOB_FORMAT;
+    let at = writeVarint(buf, 1, FIELDS);
+    for (let i = 0; i < FIELDS; i++) {
+      at = asDelta ? writeDelta(buf, at, values[i]!, last[i]!) : writeValue(buf, at, values[i]!);
+    }
+    at = writeVarint(buf, at, coreCount);
+    at = writeVarint(buf, at, MODES);
+    for (let i = FIELDS; i < values.length; i++) {
+      at = asDelta ? writeDelta(buf, at, values[i]!, last[i]!) : writeValue(buf, at, values[i]!);
+    }
+    // The values become the last frame's; the next frame reuses the array they were in.
+    this.last = values;
+    this.next = last.length === values.length ? last : new Float64Array(values.length);
+    this.lastCores = coreCount;
     return buf.subarray(0, at);
   }
 }
 
 /**
  * Decodes blobs into arrays it owns and reuses, NaN where a value is null: the analysis
- * reads long windows of them, so reading one allocates nothing.
+ * reads long windows of them, so reading one allocates nothing. Frames are read in ts
+ * order from an absolute one on: a delta frame is read against the frame read before it
+ * (restart() forgets it).
  */
 export class CounterBlobReader {
   /** System fields as read (averages in units), by index in SYSTEM_FIELDS. */
@@ -142,41 +235,109 @@ export class CounterBlobReader {
   cores = new Float64Array(0);
   /** Cores in the last blob read with cores. */
   coreCount = 0;
+  /** System fields as stored (averages in hundredths), what a delta is added to. */
+  private readonly stored = new Float64Array(FIELDS);
+  /** The ts of the last frame read, when given. */
+  private ts = NaN;
+  /** The field count of the last frame read; -1 before one. */
+  private fields = -1;
+  /** Whether the cores hold the last frame's (it was read with cores). */
+  private coresRead = false;
   private pos = 0;
   private blob: Uint8Array = new Uint8Array(0);
 
-  /** Reads one blob; its cores only when asked. */
-  read(blob: Uint8Array, withCores: boolean): void {
+  /** Starts a new sequence of frames: the next must be absolute. */
+  restart(): void {
+    this.ts = NaN;
+    this.fields = -1;
+    this.coresRead = false;
+  }
+
+  /**
+   * Reads one blob; its cores only when asked. A delta frame with cores needs the frame
+   * before it read with cores too. Given the rows' ts, a delta frame must be in the same
+   * UTC minute as the frame before it, as SampleWriter stores them: a row read after
+   * another than the one it was stored against (its keyframe lost) is refused, not misread.
+   */
+  read(blob: Uint8Array, withCores: boolean, ts = NaN): void {
     this.blob = blob;
-    if (blob[0] !== COUNTER_BLOB_FORMAT) {
-      throw new CounterBlobError(`unknown format ${String(blob[0])}`);
+    const format = blob[0];
+    const delta = format === COUNTER_DELTA_FORMAT;
+    if (!delta && format !== COUNTER_BLOB_FORMAT) {
+      throw new CounterBlobError(`unknown format ${String(format)}`);
+    }
+    const prevTs = this.ts;
+    this.ts = ts;
+    if (
+      delta &&
+      Math.floor(ts / MINUTE_MS) !== Math.floor(prevTs / MINUTE_MS) &&
+      !Number.isNaN(ts) &&
+      !Number.isNaN(prevTs)
+    ) {
+      throw new CounterBlobError(`a delta frame at ${ts} after a row of another minute`);
     }
     this.pos = 1;
     const fields = this.varint();
-    const system = this.system;
-    for (let i = 0; i < fields; i++) {
-      const v = this.next();
-      if (i < FIELDS) system[i] = SCALE[i] === 1 ? v : v / SCALE[i]!;
+    if (delta && fields !== this.fields) {
+      throw new CounterBlobError(
+        this.fields < 0
+          ? 'a delta frame without the frames before it'
+          : `a delta frame of ${fields} fields after one of ${this.fields}`,
+      );
     }
-    for (let i = fields; i < FIELDS; i++) system[i] = NaN;
-    if (!withCores) return;
-    const count = (this.coreCount = this.varint());
+    // Until this frame is read whole, the previous values are no longer whole either.
+    this.fields = -1;
+    const system = this.system;
+    const stored = this.stored;
+    for (let i = 0; i < fields; i++) {
+      if (i >= FIELDS) {
+        this.skip(delta);
+        continue;
+      }
+      const v = delta ? this.delta(stored[i]!) : this.next();
+      stored[i] = v;
+      system[i] = SCALE[i] === 1 ? v : v / SCALE[i]!;
+    }
+    for (let i = fields; i < FIELDS; i++) system[i] = stored[i] = NaN;
+    if (!withCores) {
+      this.coresRead = false;
+      this.fields = fields;
+      return;
+    }
+    const count = this.varint();
     const modes = this.varint();
+    if (delta && (!this.coresRead || count !== this.coreCount)) {
+      throw new CounterBlobError(
+        this.coresRead
+          ? `a delta frame of ${count} cores after one of ${this.coreCount}`
+          : 'a delta frame read with cores after one read without',
+      );
+    }
+    this.coreCount = count;
     if (this.cores.length < count * MODES) this.cores = new Float64Array(count * MODES);
     const cores = this.cores;
     for (let c = 0; c < count; c++) {
+      const base = c * MODES;
       for (let m = 0; m < modes; m++) {
-        const v = this.next();
-        if (m < MODES) cores[c * MODES + m] = v;
+        if (m >= MODES) this.skip(delta);
+        else cores[base + m] = delta ? this.delta(cores[base + m]!) : this.next();
       }
-      for (let m = modes; m < MODES; m++) cores[c * MODES + m] = NaN;
+      for (let m = modes; m < MODES; m++) cores[base + m] = NaN;
     }
+    this.coresRead = true;
+    this.fields = fields;
   }
 
   /** One system field of the last blob read; null where not stored. */
   field(name: SystemField): number | null {
     const v = this.system[INDEX[name]]!;
     return Number.isNaN(v) ? null : v;
+  }
+
+  /** The last frame's values as stored, system fields then cores (read with cores). */
+  storedValues(out: Float64Array): void {
+    out.set(this.stored);
+    out.set(this.cores.subarray(0, this.coreCount * MODES), FIELDS);
   }
 
   private varint(): number {
@@ -192,15 +353,38 @@ export class CounterBlobReader {
     }
   }
 
-  private next(): number {
-    const u = this.varint();
-    if (u >= 2) return u - 2;
-    if (u === 0) return NaN;
+  private float(): number {
     if (this.pos + 8 > this.blob.length) throw new CounterBlobError('truncated');
     const blob = this.blob;
     const v = new DataView(blob.buffer, blob.byteOffset + this.pos, 8).getFloat64(0, true);
     this.pos += 8;
     return v;
+  }
+
+  /** A value of an absolute frame. */
+  private next(): number {
+    const u = this.varint();
+    if (u >= 2) return u - 2;
+    return u === 0 ? NaN : this.float();
+  }
+
+  /** A value of a delta frame, against the previous frame's p. */
+  private delta(p: number): number {
+    const u = this.varint();
+    if (u >= 3) {
+      if (Number.isNaN(p)) throw new CounterBlobError('a delta against a null value');
+      const z = u - 3;
+      return z % 2 === 0 ? p + z / 2 : p - (z + 1) / 2;
+    }
+    if (u === 2) return this.varint();
+    return u === 0 ? NaN : this.float();
+  }
+
+  /** Passes over a value this reader does not know. */
+  private skip(delta: boolean): void {
+    const u = this.varint();
+    if (u === 1) this.float();
+    else if (u === 2 && delta) this.varint();
   }
 }
 
