@@ -138,7 +138,8 @@ describe('disk and network rows stored on change', () => {
     const cutoff = 2 * DEVICE_KEYFRAME_MS + 500;
     pruneRaw(store.db, cutoff);
     const read = store.query.systemSnapshots(0, end);
-    expect(read[0]?.ts).toBe(cutoff + 500);
+    // system rows from the keyframe at or before the cutoff: the first of its minute
+    expect(read[0]?.ts).toBe(2 * 60_000);
     expect(read.every((s) => s.disks.length === 1 && s.nets.length === 1)).toBe(true);
     const oldest = store.db.prepare('SELECT min(ts) FROM disk_raw').pluck().get() as number;
     expect(oldest).toBeLessThan(cutoff);

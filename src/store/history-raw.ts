@@ -8,6 +8,7 @@ import { CounterBlobReader } from './counter-blob.js';
 import type { Point } from './bucket.js';
 import type { Store } from './index.js';
 import type { Entity } from './series.js';
+import { SystemRows } from './system-rows.js';
 
 interface DerivedAt {
   ts: number;
@@ -77,18 +78,15 @@ function processValues(
 ): Point[] {
   const db = store.db;
   const counters = new CounterBlobReader();
-  const snaps = (
-    db
-      .prepare(
-        `SELECT ts, counters FROM system_raw WHERE ts >= coalesce(
-           (SELECT max(ts) FROM system_raw WHERE ts < ?), ?) AND ts <= ? ORDER BY ts`,
-      )
-      .raw()
-      .all(from, from, to) as [number, Buffer][]
-  ).map(([ts, blob]) => {
-    counters.read(blob, false);
-    return { ts, boot_time: counters.field('boot_time') };
-  });
+  // The snapshots in [from, to] and the one before, read from its keyframe on.
+  const before = db.prepare('SELECT max(ts) FROM system_raw WHERE ts < ?').pluck().get(from) as
+    number | null;
+  const start = before ?? from;
+  const snaps: { ts: number; boot_time: number | null }[] = [];
+  for (const [ts, blob] of new SystemRows(db).range(start, to)) {
+    counters.read(blob, false, ts);
+    if (ts >= start) snaps.push({ ts, boot_time: counters.field('boot_time') });
+  }
   const procs = db
     .prepare(
       `SELECT id, start_ticks, first_seen, exited_at FROM process

@@ -10,6 +10,7 @@ import { CounterBlobReader, coresOf, systemOf } from './counter-blob.js';
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS, isTombstone, type DeviceKind } from './device-rows.js';
 import { ioAtSql } from './process-io.js';
+import { SystemRows } from './system-rows.js';
 
 export interface ProcessIdentity {
   id: number;
@@ -70,7 +71,7 @@ export interface TableCounts {
 
 /** The single place that reads samples back. */
 export class SampleQuery {
-  private readonly systemRange: Statement;
+  private readonly systemRows: SystemRows;
   private readonly diskRange: Statement;
   private readonly netRange: Statement;
   private readonly processesInWindow: Statement;
@@ -80,9 +81,7 @@ export class SampleQuery {
   private readonly oldestTs: Statement;
 
   constructor(private readonly db: Db) {
-    this.systemRange = db
-      .prepare('SELECT ts, counters FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts')
-      .raw();
+    this.systemRows = new SystemRows(db);
     this.diskRange = db.prepare(
       'SELECT r.*, d.name FROM disk_raw r JOIN device d ON d.id = r.device_id WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id',
     );
@@ -107,8 +106,10 @@ export class SampleQuery {
   systemSnapshots(from: number, to: number): Snapshot[] {
     const out: Snapshot[] = [];
     const reader = new CounterBlobReader();
-    for (const [ts, counters] of this.systemRange.iterate(from, to) as Iterable<[number, Buffer]>) {
-      reader.read(counters, true);
+    // From the keyframe at or before `from`: the rows before it are read, not returned.
+    for (const [ts, counters] of this.systemRows.iterate(from, to)) {
+      reader.read(counters, true, ts);
+      if (ts < from) continue;
       const system = systemOf(reader, emptySystem());
       out.push({ ts, system, cores: coresOf(reader), disks: [], nets: [], processes: null });
     }

@@ -6,8 +6,10 @@
  */
 import { DEVICE_KEYFRAME_MS, DISK_COUNTERS, NET_COUNTERS, type DeviceKind } from './device-rows.js';
 import { SYSTEM_FIELDS, type SystemField } from '../types.js';
+import { MINUTE_MS } from './bucket.js';
 import { CORE_MODES, CounterBlobReader } from './counter-blob.js';
 import type { Db } from './db.js';
+import { SystemRows, type SystemRow } from './system-rows.js';
 
 /** One device's counters at every snapshot of the window; NaN where it was absent. */
 export interface DeviceColumns {
@@ -39,13 +41,12 @@ export function readRawColumns(
   to: number,
   opts: RawColumnOptions,
 ): RawColumns {
-  const rows = db
-    .prepare('SELECT ts, counters FROM system_raw WHERE ts BETWEEN ? AND ? ORDER BY ts')
-    .raw()
-    .all(from, to) as StoredRow[];
-  const ts = rows.map((r) => r[0]);
+  const rows = new SystemRows(db).range(from, to);
+  const first = rows.findIndex((r) => r[0] >= from);
+  const read = columns([{ rows, first: first < 0 ? rows.length : first }], opts);
+  const ts = Array.from(read.ts);
   return {
-    ...columns(rows, opts),
+    ...read,
     disks: ts.length > 0 ? devices(db, 'disk', ts, from, to) : [],
     nets: ts.length > 0 ? devices(db, 'net', ts, from, to) : [],
   };
@@ -53,62 +54,105 @@ export function readRawColumns(
 
 /**
  * Reads the snapshots at the given times only (ascending; times without a snapshot are
- * skipped): for counters at step boundaries, without reading the samples in between.
+ * skipped): for counters at step boundaries, without reading the minutes in between. A
+ * snapshot is read from its minute's keyframe on; the times of one minute are read together,
+ * up to the last of them.
  */
 export function readRawColumnsAt(
   db: Db,
   at: readonly number[],
   opts: RawColumnOptions,
 ): RawColumns {
-  const rows = db
-    .prepare(
-      'SELECT ts, counters FROM system_raw WHERE ts IN (SELECT value FROM json_each(?)) ORDER BY ts',
-    )
-    .raw()
-    .all(JSON.stringify(at)) as StoredRow[];
-  const ts = rows.map((r) => r[0]);
+  const systemRows = new SystemRows(db);
+  const runs: Run[] = [];
+  for (let i = 0; i < at.length;) {
+    const minute = Math.floor(at[i]! / MINUTE_MS);
+    let j = i + 1;
+    while (j < at.length && Math.floor(at[j]! / MINUTE_MS) === minute) j++;
+    const rows = systemRows.range(at[i]!, at[j - 1]!);
+    // Of the rows read, those at the times asked; the others are read past.
+    const keep: number[] = [];
+    for (let r = 0, k = i; r < rows.length && k < j; r++) {
+      while (k < j && at[k]! < rows[r]![0]) k++;
+      if (k < j && at[k] === rows[r]![0]) keep.push(r);
+    }
+    if (keep.length > 0) runs.push({ rows, first: keep[0]!, keep });
+    i = j;
+  }
+  const read = columns(runs, opts);
+  const ts = Array.from(read.ts);
   return {
-    ...columns(rows, opts),
+    ...read,
     disks: ts.length > 0 ? devicesAt(db, 'disk', ts) : [],
     nets: ts.length > 0 ? devicesAt(db, 'net', ts) : [],
   };
 }
 
-/** A system_raw row: ts and its counters blob (counter-blob.ts). */
-type StoredRow = [number, Buffer];
+/**
+ * Rows read in order from a keyframe: those from `first` on are snapshots of the result,
+ * or only those at the indexes in `keep` (ascending) when given.
+ */
+interface Run {
+  rows: readonly SystemRow[];
+  first: number;
+  keep?: readonly number[];
+}
 
 /** Decodes the blobs straight into columns: the fields asked, and the cores if asked. */
 function columns(
-  rows: readonly StoredRow[],
+  runs: readonly Run[],
   opts: RawColumnOptions,
 ): Pick<RawColumns, 'ts' | 'system' | 'cores'> {
-  const n = rows.length;
+  let n = 0;
+  for (const run of runs) n += run.keep ? run.keep.length : run.rows.length - run.first;
   const ts = new Float64Array(n);
-  for (let i = 0; i < n; i++) ts[i] = rows[i]![0];
   const system: Partial<Record<SystemField, Float64Array>> = {};
   const cols = opts.fields.map((f) => (system[f] = column(n)));
   const at = Int32Array.from(opts.fields, (f) => SYSTEM_FIELDS.indexOf(f));
   const cores: RawColumns['cores'] = [];
-  if (n === 0 || (cols.length === 0 && !opts.cores)) return { ts, system, cores };
+  const decode = n > 0 && (cols.length > 0 || opts.cores);
   const reader = new CounterBlobReader();
-  for (let i = 0; i < n; i++) {
-    reader.read(rows[i]![1], opts.cores);
-    const values = reader.system;
-    for (let j = 0; j < cols.length; j++) cols[j]![i] = values[at[j]!]!;
-    if (opts.cores) {
-      for (let c = 0; c < reader.coreCount; c++) {
-        let times = cores[c];
-        if (!times) {
-          times = cores[c] = {} as RawColumns['cores'][number];
-          for (const m of CORE_MODES) times[m] = column(n);
-        }
-        for (let m = 0; m < CORE_MODES.length; m++) {
-          times[CORE_MODES[m]!][i] = reader.cores[c * CORE_MODES.length + m]!;
-        }
-      }
+  let i = 0;
+  for (const { rows, first, keep } of runs) {
+    // Rows before `first` are read for the values the next ones are stored against.
+    const end = keep ? keep[keep.length - 1]! + 1 : rows.length;
+    reader.restart();
+    for (let r = decode ? 0 : first, k = 0; r < end; r++) {
+      const row = rows[r]!;
+      if (decode) reader.read(row[1], opts.cores, row[0]);
+      if (r < first || (keep && keep[k] !== r)) continue;
+      k++;
+      ts[i] = row[0];
+      if (decode) store(reader, i, cols, at, cores, n, opts.cores);
+      i++;
     }
   }
   return { ts, system, cores };
+}
+
+/** The values of the row the reader read last, into the columns at index i. */
+function store(
+  reader: CounterBlobReader,
+  i: number,
+  cols: Float64Array[],
+  at: Int32Array,
+  cores: RawColumns['cores'],
+  n: number,
+  withCores: boolean,
+): void {
+  const values = reader.system;
+  for (let j = 0; j < cols.length; j++) cols[j]![i] = values[at[j]!]!;
+  if (!withCores) return;
+  for (let c = 0; c < reader.coreCount; c++) {
+    let times = cores[c];
+    if (!times) {
+      times = cores[c] = {} as RawColumns['cores'][number];
+      for (const m of CORE_MODES) times[m] = column(n);
+    }
+    for (let m = 0; m < CORE_MODES.length; m++) {
+      times[CORE_MODES[m]!][i] = reader.cores[c * CORE_MODES.length + m]!;
+    }
+  }
 }
 
 const COUNTERS = { disk: DISK_COUNTERS, net: NET_COUNTERS } as const;

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS } from './device-rows.js';
 import { ioAtSql } from './process-io.js';
+import { SystemRows } from './system-rows.js';
 
 export interface PruneResult {
   deleted: number;
@@ -9,18 +10,18 @@ export interface PruneResult {
 }
 
 /**
- * Tables pruned by time, and how much further back than the cutoff each keeps: readers
- * find a device's state among the rows of one keyframe interval (device-rows.ts).
+ * Device tables pruned by time, and how much further back than the cutoff each keeps:
+ * readers find a device's state among the rows of one keyframe interval (device-rows.ts).
  */
 const RANGE_TABLES = [
-  ['system_raw', 0],
   ['disk_raw', DEVICE_KEYFRAME_MS],
   ['net_raw', DEVICE_KEYFRAME_MS],
 ] as const;
 
 /**
  * Deletes raw rows older than `cutoff`, at most `batch` rows per table per call so a
- * retention pass never stalls a tick for long. A live process keeps its newest row at or
+ * retention pass never stalls a tick for long. system_raw is cut at a keyframe, so every
+ * delta frame left has the rows it is read from (system-rows.ts). A live process keeps its newest row at or
  * before the cutoff: rows are stored only on change, so that row is its state from then on.
  * That row gets its I/O counters, if it lacks them, from the row that stored them before
  * that row goes (process-io.ts).
@@ -29,6 +30,9 @@ export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
   let deleted = 0;
   let more = false;
   const run = db.transaction(() => {
+    const system = pruneSystem(db, cutoff, batch);
+    deleted += system.deleted;
+    more ||= system.more;
     for (const [table, margin] of RANGE_TABLES) {
       const n = db
         .prepare(`DELETE FROM ${table} WHERE ts IN (SELECT ts FROM ${table} WHERE ts < ? LIMIT ?)`)
@@ -75,6 +79,24 @@ export function pruneRaw(db: Db, cutoff: number, batch = 10_000): PruneResult {
   });
   run.immediate();
   return { deleted, more };
+}
+
+/**
+ * Deletes the system rows before the keyframe that rows from `cutoff` on are read from (all
+ * before `cutoff` when there are none from it on); with more than `batch` of them, those
+ * before the first keyframe from the batch-th on (a minute of rows more at most).
+ */
+function pruneSystem(db: Db, cutoff: number, batch: number): PruneResult {
+  const rows = new SystemRows(db);
+  const kept = db.prepare('SELECT 1 FROM system_raw WHERE ts >= ? LIMIT 1').get(cutoff);
+  const cut = kept === undefined ? cutoff : rows.keyframe(cutoff);
+  const nth = db
+    .prepare('SELECT ts FROM system_raw WHERE ts < ? ORDER BY ts LIMIT 1 OFFSET ?')
+    .pluck()
+    .get(cut, batch) as number | undefined;
+  const until = nth === undefined ? cut : (rows.firstKeyframe(nth, cut) ?? cut);
+  const deleted = db.prepare('DELETE FROM system_raw WHERE ts < ?').run(until).changes;
+  return { deleted, more: until < cut };
 }
 
 /** Self-metrics are small; they follow their own, longer retention. */

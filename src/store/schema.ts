@@ -153,6 +153,10 @@ const PACK_BATCH = 1024;
 /**
  * A tick's system counters and cores become one row of a ts and a blob (counter-blob.ts):
  * 57 REAL columns spent a header byte each, and each core row repeated the key.
+ *
+ * The rows this writes are absolute frames (format 1). Later rows are mostly delta frames
+ * (format 2) read from the keyframe before them, and every format-1 row is a keyframe, so
+ * rows of both kinds read alike and none needed converting: no migration came with them.
  */
 function packSystemRows(db: Database.Database): void {
   db.exec('CREATE TABLE system_raw_packed (ts INTEGER PRIMARY KEY, counters BLOB NOT NULL)');

@@ -221,32 +221,35 @@ describe('store write and read paths', () => {
     for (let i = 1; i <= 10; i++) {
       const procs = [proc(10, { utime: i }), proc(20)];
       if (i <= 3) procs.push(proc(30, { utime: i }));
-      w.write(snap(i * 1000, system(i), { cores: [cpu(i, i)], processes: procs }));
+      // Two rows a minute: a keyframe, then a delta frame.
+      w.write(snap(i * 30_000, system(i), { cores: [cpu(i, i)], processes: procs }));
     }
     store.db.prepare('INSERT INTO collector_stat VALUES (1, ?, 1, 0, 1, 1, NULL)').run('stat');
     store.db.prepare('INSERT INTO recorder_stat VALUES (1, 1, 0, 1, 1, 1, 1)').run();
-    const r = pruneRaw(store.db, 6000, 10_000);
+    const r = pruneRaw(store.db, 180_000, 10_000);
     expect(r.more).toBe(false);
-    expect(store.query.oldestTimestamp()).toBe(6000);
-    expect(store.query.systemSnapshots(0, 10_000)[0]?.cores).toEqual([cpu(6, 6)]);
-    // process 30 exited at 4000 < cutoff: gone with its rows
+    expect(store.query.oldestTimestamp()).toBe(180_000);
+    expect(store.query.systemSnapshots(0, 300_000)[0]?.cores).toEqual([cpu(6, 6)]);
+    // process 30 exited at 120000 < cutoff: gone with its rows
     expect(store.db.prepare('SELECT count(*) FROM process WHERE pid = 30').pluck().get()).toBe(0);
     // idle process 20 has only its first row, older than the cutoff: kept
     expect(
       store.query
-        .processStatesAt(6000, 10_000, 10_000)
+        .processStatesAt(180_000, 300_000, 300_000)
         .map((p) => p.pid)
         .sort(),
     ).toEqual([10, 20]);
-    expect(store.query.processStatesAt(6000, 10_000, 6000).find((p) => p.pid === 10)?.utime).toBe(
-      6,
-    );
+    expect(
+      store.query.processStatesAt(180_000, 300_000, 180_000).find((p) => p.pid === 10)?.utime,
+    ).toBe(6);
     expect(
       store.db.prepare('SELECT min(ts) FROM process_raw WHERE process_id = 1').pluck().get(),
-    ).toBe(6000);
+    ).toBe(180_000);
     expect(pruneSelfMetrics(store.db, 10)).toBe(2);
-    const small = pruneRaw(store.db, 9000, 1);
+    // batch 1: up to the first keyframe from the second row on
+    const small = pruneRaw(store.db, 300_000, 1);
     expect(small.more).toBe(true);
+    expect(store.query.oldestTimestamp()).toBe(240_000);
     store.close();
   });
 

@@ -12,9 +12,16 @@ import {
   type ProcessCounters,
   type Snapshot,
 } from '../types.js';
-import { CounterBlobWriter } from './counter-blob.js';
+import { MINUTE_MS } from './bucket.js';
+import {
+  COUNTER_DELTA_FORMAT,
+  CounterBlobError,
+  CounterBlobReader,
+  CounterBlobWriter,
+} from './counter-blob.js';
 import type { Db } from './db.js';
 import { IO_REPEAT_ROWS } from './process-io.js';
+import { SystemRows, type SystemRow } from './system-rows.js';
 
 interface Written {
   id: number;
@@ -50,7 +57,8 @@ const BOOT_TIME_TOLERANCE_S = 5;
 
 /**
  * The recorder's write path: one transaction per snapshot, prepared statements reused,
- * the system and core counters packed in one blob (counter-blob.ts), a process row only
+ * the system and core counters packed in one blob (counter-blob.ts), stored against the
+ * previous row's but in the first row of each minute (system-rows.ts), a process row only
  * when that process's counters changed since its last row, its I/O counters only when they
  * changed (process-io.ts), and a disk
  * or network row only when that device's counters changed (see device-rows.ts).
@@ -58,6 +66,13 @@ const BOOT_TIME_TOLERANCE_S = 5;
 export class SampleWriter {
   private readonly insertSystem: Statement;
   private readonly counters = new CounterBlobWriter();
+  private readonly systemRows: SystemRows;
+  private readonly latestSystem: Statement;
+  private readonly nextSystem: Statement;
+  /** The ts of the last system row this writer stored; null before one. */
+  private lastTs: number | null = null;
+  /** The latest ts in system_raw as far as this writer knows; undefined until read. */
+  private topTs: number | null | undefined = undefined;
   private readonly processRows: RowBatch;
   private readonly insertDisk: Statement;
   private readonly insertNet: Statement;
@@ -84,6 +99,11 @@ export class SampleWriter {
     this.insertSystem = db.prepare(
       'INSERT OR REPLACE INTO system_raw (ts, counters) VALUES (?, ?)',
     );
+    this.systemRows = new SystemRows(db);
+    this.latestSystem = db.prepare('SELECT max(ts) FROM system_raw').pluck();
+    this.nextSystem = db
+      .prepare('SELECT ts, counters FROM system_raw WHERE ts > ? ORDER BY ts LIMIT 1')
+      .raw();
     this.insertDisk = db.prepare(
       'INSERT OR REPLACE INTO disk_raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -133,6 +153,9 @@ export class SampleWriter {
       this.disks = new Map();
       this.nets = new Map();
       this.keyframeTs = null;
+      this.lastTs = null;
+      this.topTs = undefined;
+      this.counters.forget();
       this.written = new Map();
       this.firstProcessWrite = true;
       throw err;
@@ -144,7 +167,7 @@ export class SampleWriter {
     // Left over when a previous write failed part way.
     this.processRows.values.length = 0;
     const write = ++this.writes;
-    this.insertSystem.run(ts, this.counters.encode(s.system, s.cores));
+    this.writeSystem(s);
     const keyframe =
       this.keyframeTs === null ||
       ts < this.keyframeTs ||
@@ -199,6 +222,45 @@ export class SampleWriter {
     this.buryMissing(this.disks, 'disk', ts, write);
     this.buryMissing(this.nets, 'net', ts, write);
     return s.processes ? this.writeProcesses(ts, s.system.boot_time ?? 0, s.processes, write) : 0;
+  }
+
+  /**
+   * The system row: a delta frame when it follows the row this writer stored last, in the
+   * same minute; else a keyframe. A row stored before others (the clock went back) leaves
+   * the row after it without the row its delta was stored against: that one becomes a
+   * keyframe too.
+   */
+  private writeSystem(s: Snapshot): void {
+    const ts = s.ts;
+    if (this.topTs === undefined) this.topTs = this.latestSystem.get() as number | null;
+    const append = this.topTs === null || ts > this.topTs;
+    const last = this.lastTs;
+    const delta =
+      append &&
+      last !== null &&
+      last === this.topTs &&
+      Math.floor(ts / MINUTE_MS) === Math.floor(last / MINUTE_MS);
+    if (!append) this.standAlone(ts);
+    this.insertSystem.run(ts, this.counters.encode(s.system, s.cores, delta));
+    if (append) this.topTs = ts;
+    this.lastTs = ts;
+  }
+
+  /** Stores the first system row after `ts` as a keyframe, if it is a delta frame. */
+  private standAlone(ts: number): void {
+    const next = this.nextSystem.get(ts) as SystemRow | undefined;
+    if (next === undefined || next[1][0] !== COUNTER_DELTA_FORMAT) return;
+    const reader = new CounterBlobReader();
+    try {
+      for (const [at, blob] of this.systemRows.range(next[0], next[0])) {
+        reader.read(blob, true, at);
+      }
+    } catch (err) {
+      // A row that cannot be read already is left as it is; the snapshot is still stored.
+      if (err instanceof CounterBlobError) return;
+      throw err;
+    }
+    this.insertSystem.run(next[0], new CounterBlobWriter().encodeRead(reader));
   }
 
   /**
