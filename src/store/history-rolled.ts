@@ -256,14 +256,25 @@ export function attributionTotals(store: Store, c: Cover): Total[] {
   return [...by.values()];
 }
 
-/** The raw snapshot that ends each step over [from - step, to]: the first is at or before from. */
+/**
+ * The raw snapshots that bound the steps of [from, to]: the last at or before from (within a
+ * step), the first of each step after it, and the last at or before to. A step's first
+ * snapshot opens a minute when the step is whole minutes, so it is a keyframe and is read
+ * alone (system_raw stores deltas within a minute); the last of a step would need its whole
+ * minute decoded.
+ */
 export function stepEnds(store: Store, from: number, to: number, step: number): number[] {
-  return store.db
-    .prepare(
-      `SELECT max(ts) FROM system_raw WHERE ts BETWEEN ? AND ? GROUP BY ts / ${step} ORDER BY 1`,
-    )
-    .pluck()
-    .all(from - step, to) as number[];
+  return (
+    store.db
+      .prepare(
+        `SELECT max(ts) FROM system_raw WHERE ts BETWEEN ? - ? AND ?
+         UNION SELECT min(ts) FROM system_raw WHERE ts > ? AND ts <= ? GROUP BY ts / ${step}
+         UNION SELECT max(ts) FROM system_raw WHERE ts BETWEEN ? AND ?
+         ORDER BY 1`,
+      )
+      .pluck()
+      .all(from, step, from, from, to, from, to) as (number | null)[]
+  ).filter((ts): ts is number => ts !== null);
 }
 
 /**
