@@ -69,12 +69,7 @@ describe('analysis over rolled-up history', () => {
     expect(input.automations[0]).toMatchObject({ automation: 'transcode', runs: 12, amount: 360 });
 
     const result = analyzeBottlenecks(store, MACHINE, {
-      scope: 'system',
-      from,
-      to,
-      label: 'custom',
-      types: ['cpu', 'memory', 'io', 'network'],
-      severityThreshold: 'low',
+      ...query(from, to),
       includeRecommendations: true,
     });
     const cpu = result.findings.find((f) => f.id === 'cpu.utilization');
