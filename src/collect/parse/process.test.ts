@@ -48,7 +48,7 @@ describe('parsePidStat', () => {
 
   it('reads kernel threads and zombies', () => {
     expect(statOf(12)).toMatchObject({
-      comm: 'kworker/u8:0-events_unbound',
+      comm: 'kworker/u8:0',
       state: 'I',
       ppid: 2,
       stime: 11,
@@ -75,6 +75,35 @@ describe('parsePidStat', () => {
   });
 });
 
+describe('the name of a kernel workqueue worker', () => {
+  const flagsAt = 9;
+  /** A stat line of a process named comm with the given flags. */
+  const line = (comm: string, flags: number) => {
+    const fields = Array.from({ length: 50 }, (_, i) => (i === flagsAt - 4 ? flags : 1));
+    return Buffer.from(`77 (${comm}) I ${fields.join(' ')}\n`, 'utf8');
+  };
+  const commOf = (comm: string, flags = PF_KTHREAD) => {
+    const buf = line(comm, flags);
+    return parsePidStat(buf, buf.length)?.comm;
+  };
+
+  it('stops before the workqueue it ran last or runs now', () => {
+    expect(commOf('kworker/1:2-events')).toBe('kworker/1:2');
+    expect(commOf('kworker/1:2+kblockd')).toBe('kworker/1:2');
+    expect(commOf('kworker/u8:3-ext4-rsv-conversion')).toBe('kworker/u8:3');
+    expect(commOf('kworker/0:1H-kblockd')).toBe('kworker/0:1H');
+  });
+
+  it('keeps whole names that are identities: rescuers, idle workers, other threads', () => {
+    expect(commOf('kworker/R-kblockd')).toBe('kworker/R-kblockd');
+    expect(commOf('kworker/u9:0')).toBe('kworker/u9:0');
+    expect(commOf('ksoftirqd/0')).toBe('ksoftirqd/0');
+    expect(commOf('kworker')).toBe('kworker');
+    // Only the kernel names its threads this way; a user process may call itself anything.
+    expect(commOf('kworker/1:2-events', 0)).toBe('kworker/1:2-events');
+  });
+});
+
 describe('parsePidIo', () => {
   it('reads storage bytes, not cancelled_write_bytes', () => {
     expect(parsePidIo(readFileSync(`${HOST}/4404/io`, 'latin1'))).toEqual({
@@ -89,7 +118,7 @@ describe('scanPidStat', () => {
     const buf = readFileSync(`${HOST}/12/stat`);
     const scan = newPidStatScan();
     expect(scanPidStat(buf, buf.length, scan)).toBe(true);
-    expect(buf.toString('utf8', scan.commStart, scan.commEnd)).toBe('kworker/u8:0-events_unbound');
+    expect(buf.toString('utf8', scan.commStart, scan.commEnd)).toBe('kworker/u8:0');
     expect(String.fromCharCode(scan.stateCode)).toBe('I');
     expect(scan.flags & PF_KTHREAD).toBe(PF_KTHREAD);
     const user = readFileSync(`${HOST}/4403/stat`);

@@ -29,7 +29,10 @@ export interface PidStatScan {
   threads: number;
   startTicks: number;
   rssPages: number;
-  /** comm is buf[commStart, commEnd), UTF-8 as the kernel keeps it. */
+  /**
+   * comm is buf[commStart, commEnd), UTF-8 as the kernel keeps it, except that a kernel
+   * workqueue worker's name stops before the work it runs (see workerCommEnd).
+   */
   commStart: number;
   commEnd: number;
   /** The state letter's byte (R, S, D, Z...). */
@@ -104,12 +107,35 @@ export function scanPidStat(buf: Buffer, len: number, out: PidStatScan): boolean
     else if (field === 22) out.startTicks = value;
     else if (field === LAST_FIELD) {
       out.rssPages = value;
+      if ((out.flags & PF_KTHREAD) !== 0) out.commEnd = workerCommEnd(buf, out.commStart, close);
       return true;
     }
     field++;
     value = 0;
   }
   return false;
+}
+
+const KWORKER = Buffer.from('kworker/', 'latin1');
+const RESCUER = 0x52; // 'R'
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+
+/**
+ * A workqueue worker's comm is its name plus '-' or '+' and the workqueue it ran last or
+ * runs now ("kworker/1:2-events", then "kworker/1:2+kblockd"), which changes many times a
+ * second: the name alone ("kworker/1:2") is the process. A rescuer ("kworker/R-kblockd") is
+ * named after its workqueue for good and keeps it.
+ */
+function workerCommEnd(buf: Buffer, start: number, end: number): number {
+  const name = start + KWORKER.length;
+  if (end <= name || buf.compare(KWORKER, 0, KWORKER.length, start, name) !== 0) return end;
+  if (buf[name] === RESCUER && buf[name + 1] === MINUS) return end;
+  for (let i = name; i < end; i++) {
+    const c = buf[i];
+    if (c === MINUS || c === PLUS) return i;
+  }
+  return end;
 }
 
 /**
