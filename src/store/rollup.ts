@@ -252,6 +252,8 @@ function rollupCoarser(
     return t === null ? null : floorTo(t, size);
   };
   let until = watermark(db, UNTIL[coarse]);
+  // Most calls come within a bucket: nothing complete yet, and no query needed to know it.
+  if (until !== null && until >= limit) return { buckets: 0, until, more: false };
   if (until === null) {
     const first = nextBucket(Number.MIN_SAFE_INTEGER);
     if (first === null) return { buckets: 0, until: null, more: false };
