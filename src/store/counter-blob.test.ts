@@ -2,15 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emptySystem } from '../collect/collector.js';
 import { HUNDREDTHS_FIELDS, SYSTEM_FIELDS } from '../types.js';
+import { CounterBlobReader, coresOf, systemOf } from './counter-blob-reader.js';
 import {
   CORE_MODES,
   COUNTER_BLOB_FORMAT,
   COUNTER_DELTA_FORMAT,
   CounterBlobError,
-  CounterBlobReader,
   CounterBlobWriter,
-  coresOf,
-  systemOf,
 } from './counter-blob.js';
 
 const FIELDS = SYSTEM_FIELDS.length;

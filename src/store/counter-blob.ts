@@ -33,7 +33,7 @@ import {
   type SystemCounters,
   type SystemField,
 } from '../types.js';
-import { MINUTE_MS } from './bucket.js';
+import type { CounterBlobReader } from './counter-blob-reader.js';
 
 export const CORE_MODES = [
   'user',
@@ -51,11 +51,11 @@ export const COUNTER_BLOB_FORMAT = 1;
 /** The format byte of a frame stored against the frame before it. */
 export const COUNTER_DELTA_FORMAT = 2;
 
-const FIELDS = SYSTEM_FIELDS.length;
-const MODES = CORE_MODES.length;
+export const FIELDS = SYSTEM_FIELDS.length;
+export const MODES = CORE_MODES.length;
 /** Stored value = value as read x SCALE[i], for the system field at index i. */
-const SCALE = Float64Array.from(SYSTEM_FIELDS, (f) => (HUNDREDTHS_FIELDS.has(f) ? 100 : 1));
-const INDEX = Object.fromEntries(SYSTEM_FIELDS.map((f, i) => [f, i])) as Record<
+export const SCALE = Float64Array.from(SYSTEM_FIELDS, (f) => (HUNDREDTHS_FIELDS.has(f) ? 100 : 1));
+export const INDEX = Object.fromEntries(SYSTEM_FIELDS.map((f, i) => [f, i])) as Record<
   SystemField,
   number
 >;
@@ -220,192 +220,4 @@ export class CounterBlobWriter {
     this.lastCores = coreCount;
     return buf.subarray(0, at);
   }
-}
-
-/**
- * Decodes blobs into arrays it owns and reuses, NaN where a value is null: the analysis
- * reads long windows of them, so reading one allocates nothing. Frames are read in ts
- * order from an absolute one on: a delta frame is read against the frame read before it
- * (restart() forgets it).
- */
-export class CounterBlobReader {
-  /** System fields as read (averages in units), by index in SYSTEM_FIELDS. */
-  readonly system = new Float64Array(FIELDS);
-  /** Core c's mode m (index in CORE_MODES) at c * CORE_MODES.length + m. */
-  cores = new Float64Array(0);
-  /** Cores in the last blob read with cores. */
-  coreCount = 0;
-  /** System fields as stored (averages in hundredths), what a delta is added to. */
-  private readonly stored = new Float64Array(FIELDS);
-  /** The ts of the last frame read, when given. */
-  private ts = NaN;
-  /** The field count of the last frame read; -1 before one. */
-  private fields = -1;
-  /** Whether the cores hold the last frame's (it was read with cores). */
-  private coresRead = false;
-  private pos = 0;
-  private blob: Uint8Array = new Uint8Array(0);
-
-  /** Starts a new sequence of frames: the next must be absolute. */
-  restart(): void {
-    this.ts = NaN;
-    this.fields = -1;
-    this.coresRead = false;
-  }
-
-  /**
-   * Reads one blob; its cores only when asked. A delta frame with cores needs the frame
-   * before it read with cores too. Given the rows' ts, a delta frame must be in the same
-   * UTC minute as the frame before it, as SampleWriter stores them: a row read after
-   * another than the one it was stored against (its keyframe lost) is refused, not misread.
-   */
-  read(blob: Uint8Array, withCores: boolean, ts = NaN): void {
-    this.blob = blob;
-    const format = blob[0];
-    const delta = format === COUNTER_DELTA_FORMAT;
-    if (!delta && format !== COUNTER_BLOB_FORMAT) {
-      throw new CounterBlobError(`unknown format ${String(format)}`);
-    }
-    const prevTs = this.ts;
-    this.ts = ts;
-    if (
-      delta &&
-      Math.floor(ts / MINUTE_MS) !== Math.floor(prevTs / MINUTE_MS) &&
-      !Number.isNaN(ts) &&
-      !Number.isNaN(prevTs)
-    ) {
-      throw new CounterBlobError(`a delta frame at ${ts} after a row of another minute`);
-    }
-    this.pos = 1;
-    const fields = this.varint();
-    if (delta && fields !== this.fields) {
-      throw new CounterBlobError(
-        this.fields < 0
-          ? 'a delta frame without the frames before it'
-          : `a delta frame of ${fields} fields after one of ${this.fields}`,
-      );
-    }
-    // Until this frame is read whole, the previous values are no longer whole either.
-    this.fields = -1;
-    const system = this.system;
-    const stored = this.stored;
-    for (let i = 0; i < fields; i++) {
-      if (i >= FIELDS) {
-        this.skip(delta);
-        continue;
-      }
-      const v = delta ? this.delta(stored[i]!) : this.next();
-      stored[i] = v;
-      system[i] = SCALE[i] === 1 ? v : v / SCALE[i]!;
-    }
-    for (let i = fields; i < FIELDS; i++) system[i] = stored[i] = NaN;
-    if (!withCores) {
-      this.coresRead = false;
-      this.fields = fields;
-      return;
-    }
-    const count = this.varint();
-    const modes = this.varint();
-    if (delta && (!this.coresRead || count !== this.coreCount)) {
-      throw new CounterBlobError(
-        this.coresRead
-          ? `a delta frame of ${count} cores after one of ${this.coreCount}`
-          : 'a delta frame read with cores after one read without',
-      );
-    }
-    this.coreCount = count;
-    if (this.cores.length < count * MODES) this.cores = new Float64Array(count * MODES);
-    const cores = this.cores;
-    for (let c = 0; c < count; c++) {
-      const base = c * MODES;
-      for (let m = 0; m < modes; m++) {
-        if (m >= MODES) this.skip(delta);
-        else cores[base + m] = delta ? this.delta(cores[base + m]!) : this.next();
-      }
-      for (let m = modes; m < MODES; m++) cores[base + m] = NaN;
-    }
-    this.coresRead = true;
-    this.fields = fields;
-  }
-
-  /** One system field of the last blob read; null where not stored. */
-  field(name: SystemField): number | null {
-    const v = this.system[INDEX[name]]!;
-    return Number.isNaN(v) ? null : v;
-  }
-
-  /** The last frame's values as stored, system fields then cores (read with cores). */
-  storedValues(out: Float64Array): void {
-    out.set(this.stored);
-    out.set(this.cores.subarray(0, this.coreCount * MODES), FIELDS);
-  }
-
-  private varint(): number {
-    const blob = this.blob;
-    let u = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= blob.length) throw new CounterBlobError('truncated');
-      const b = blob[this.pos++]!;
-      u += (b & 127) * scale;
-      if (b < 128) return u;
-      scale *= 128;
-    }
-  }
-
-  private float(): number {
-    if (this.pos + 8 > this.blob.length) throw new CounterBlobError('truncated');
-    const blob = this.blob;
-    const v = new DataView(blob.buffer, blob.byteOffset + this.pos, 8).getFloat64(0, true);
-    this.pos += 8;
-    return v;
-  }
-
-  /** A value of an absolute frame. */
-  private next(): number {
-    const u = this.varint();
-    if (u >= 2) return u - 2;
-    return u === 0 ? NaN : this.float();
-  }
-
-  /** A value of a delta frame, against the previous frame's p. */
-  private delta(p: number): number {
-    const u = this.varint();
-    if (u >= 3) {
-      if (Number.isNaN(p)) throw new CounterBlobError('a delta against a null value');
-      const z = u - 3;
-      return z % 2 === 0 ? p + z / 2 : p - (z + 1) / 2;
-    }
-    if (u === 2) return this.varint();
-    return u === 0 ? NaN : this.float();
-  }
-
-  /** Passes over a value this reader does not know. */
-  private skip(delta: boolean): void {
-    const u = this.varint();
-    if (u === 1) this.float();
-    else if (u === 2 && delta) this.varint();
-  }
-}
-
-/** A blob's system fields as SampleQuery returns them: null where not stored. */
-export function systemOf(reader: CounterBlobReader, out: SystemCounters): SystemCounters {
-  for (let i = 0; i < FIELDS; i++) out[SYSTEM_FIELDS[i]!] = reader.field(SYSTEM_FIELDS[i]!);
-  return out;
-}
-
-/** A blob's cores as SampleQuery returns them (read with cores). */
-export function coresOf(reader: CounterBlobReader): CpuTimes[] {
-  const out: CpuTimes[] = [];
-  for (let c = 0; c < reader.coreCount; c++) {
-    const at = c * MODES;
-    const times = {} as Record<(typeof CORE_MODES)[number], number>;
-    for (let m = 0; m < MODES; m++) {
-      const v = reader.cores[at + m]!;
-      // As a NULL column read back before this format.
-      times[CORE_MODES[m]!] = (Number.isNaN(v) ? null : v) as number;
-    }
-    out.push(times);
-  }
-  return out;
 }

@@ -4,7 +4,7 @@
  */
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { MachineInfo } from '../types.js';
-import { CounterBlobReader } from './counter-blob.js';
+import { CounterBlobReader } from './counter-blob-reader.js';
 import type { Point } from './bucket.js';
 import type { Store } from './index.js';
 import type { Entity } from './series.js';

@@ -6,7 +6,7 @@ import {
   type ProcessCounters,
   type Snapshot,
 } from '../types.js';
-import { CounterBlobReader, coresOf, systemOf } from './counter-blob.js';
+import { CounterBlobReader, coresOf, systemOf } from './counter-blob-reader.js';
 import type { Db } from './db.js';
 import { DEVICE_KEYFRAME_MS, isTombstone, type DeviceKind } from './device-rows.js';
 import { ioAtSql } from './process-io.js';

@@ -7,7 +7,8 @@
 import { DEVICE_KEYFRAME_MS, DISK_COUNTERS, NET_COUNTERS, type DeviceKind } from './device-rows.js';
 import { SYSTEM_FIELDS, type SystemField } from '../types.js';
 import { MINUTE_MS } from './bucket.js';
-import { CORE_MODES, CounterBlobReader } from './counter-blob.js';
+import { CounterBlobReader } from './counter-blob-reader.js';
+import { CORE_MODES } from './counter-blob.js';
 import type { Db } from './db.js';
 import { SystemRows, type SystemRow } from './system-rows.js';
 

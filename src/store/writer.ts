@@ -13,12 +13,8 @@ import {
   type Snapshot,
 } from '../types.js';
 import { MINUTE_MS } from './bucket.js';
-import {
-  COUNTER_DELTA_FORMAT,
-  CounterBlobError,
-  CounterBlobReader,
-  CounterBlobWriter,
-} from './counter-blob.js';
+import { CounterBlobReader } from './counter-blob-reader.js';
+import { COUNTER_DELTA_FORMAT, CounterBlobError, CounterBlobWriter } from './counter-blob.js';
 import type { Db } from './db.js';
 import { IO_REPEAT_ROWS } from './process-io.js';
 import { SystemRows, type SystemRow } from './system-rows.js';
