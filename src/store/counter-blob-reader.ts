@@ -5,6 +5,7 @@ import {
   CORE_MODES,
   COUNTER_BLOB_FORMAT,
   COUNTER_DELTA_FORMAT,
+  COUNTER_SPARSE_FORMAT,
   CounterBlobError,
   FIELDS,
   INDEX,
@@ -52,7 +53,8 @@ export class CounterBlobReader {
   read(blob: Uint8Array, withCores: boolean, ts = NaN): void {
     this.blob = blob;
     const format = blob[0];
-    const delta = format === COUNTER_DELTA_FORMAT;
+    const sparse = format === COUNTER_SPARSE_FORMAT;
+    const delta = sparse || format === COUNTER_DELTA_FORMAT;
     if (!delta && format !== COUNTER_BLOB_FORMAT) {
       throw new CounterBlobError(`unknown format ${String(format)}`);
     }
@@ -79,7 +81,10 @@ export class CounterBlobReader {
     this.fields = -1;
     const system = this.system;
     const stored = this.stored;
+    const changed = sparse ? this.bitmap(fields) : -1;
     for (let i = 0; i < fields; i++) {
+      // In a sparse frame a value without its bit is the previous frame's.
+      if (changed >= 0 && (this.blob[changed + (i >> 3)]! & (1 << (i & 7))) === 0) continue;
       if (i >= FIELDS) {
         this.skip(delta);
         continue;
@@ -106,9 +111,14 @@ export class CounterBlobReader {
     this.coreCount = count;
     if (this.cores.length < count * MODES) this.cores = new Float64Array(count * MODES);
     const cores = this.cores;
+    const coresChanged = sparse ? this.bitmap(count * modes) : -1;
     for (let c = 0; c < count; c++) {
       const base = c * MODES;
       for (let m = 0; m < modes; m++) {
+        const j = c * modes + m;
+        if (coresChanged >= 0 && (this.blob[coresChanged + (j >> 3)]! & (1 << (j & 7))) === 0) {
+          continue;
+        }
         if (m >= MODES) this.skip(delta);
         else cores[base + m] = delta ? this.delta(cores[base + m]!) : this.next();
       }
@@ -128,6 +138,14 @@ export class CounterBlobReader {
   storedValues(out: Float64Array): void {
     out.set(this.stored);
     out.set(this.cores.subarray(0, this.coreCount * MODES), FIELDS);
+  }
+
+  /** Passes over the bitmap of a sparse frame's n values; returns where it starts. */
+  private bitmap(n: number): number {
+    const at = this.pos;
+    this.pos += Math.ceil(n / 8);
+    if (this.pos > this.blob.length) throw new CounterBlobError('truncated');
+    return at;
   }
 
   private varint(): number {

@@ -7,6 +7,7 @@ import {
   CORE_MODES,
   COUNTER_BLOB_FORMAT,
   COUNTER_DELTA_FORMAT,
+  COUNTER_SPARSE_FORMAT,
   CounterBlobError,
   CounterBlobWriter,
 } from './counter-blob.js';
@@ -146,7 +147,7 @@ describe('counter blobs', () => {
 
   it('refuse an unknown format and a truncated blob', () => {
     const reader = new CounterBlobReader();
-    expect(() => reader.read(Buffer.from([3, 0]), false)).toThrow(CounterBlobError);
+    expect(() => reader.read(Buffer.from([4, 0]), false)).toThrow(CounterBlobError);
     expect(() => reader.read(blob(2, 9), false)).toThrow(/truncated/);
     expect(() => reader.read(blob(1, 1, 0, 0), false)).toThrow(/truncated/);
     expect(() => reader.read(blob(1, 200), false)).toThrow(/truncated/);
@@ -231,11 +232,14 @@ const frames = fc
     return out;
   });
 
+const DELTA_FORMATS = [COUNTER_SPARSE_FORMAT, COUNTER_DELTA_FORMAT] as const;
+
 describe('delta frames', () => {
   it('read back in order give every frame as given, with or without cores', () => {
     fc.assert(
-      fc.property(frames, fc.boolean(), (seq, withCores) => {
-        const writer = new CounterBlobWriter();
+      fc.property(frames, fc.boolean(), fc.constantFrom(...DELTA_FORMATS), (seq, withCores, f) => {
+        const deltaFormat = f;
+        const writer = new CounterBlobWriter(deltaFormat);
         const blobs = seq.map((f) => {
           const values = [...f.system, ...f.cores.flat()];
           // encodeStored writes absolute frames; encode takes counters as read
@@ -262,34 +266,84 @@ describe('delta frames', () => {
         seq.forEach((f, i) => {
           const changed = i > 0 && seq[i - 1]!.cores.length !== f.cores.length;
           if (!f.delta || changed) expect(blobs[i]![0]).toBe(COUNTER_BLOB_FORMAT);
-          else if (i > 0) expect(blobs[i]![0]).toBe(COUNTER_DELTA_FORMAT);
+          else if (i > 0) expect(blobs[i]![0]).toBe(deltaFormat);
         });
       }),
     );
   });
 
-  it('store counters that move little in a byte each, and stay exact near 2^53', () => {
+  it.each(DELTA_FORMATS)(
+    'store counters that move little in a byte each (format %i), exact near 2^53',
+    (format) => {
+      const writer = new CounterBlobWriter(format);
+      const reader = new CounterBlobReader();
+      const big = Number.MAX_SAFE_INTEGER - 2;
+      /** Every field but the averages (stored as hundredths) and every mode at v. */
+      const frame = (v: number, delta: boolean) => {
+        const system = emptySystem();
+        for (const f of SYSTEM_FIELDS) if (!HUNDREDTHS_FIELDS.has(f)) system[f] = v;
+        return writer.encode(system, [cpuAll(v)], delta);
+      };
+      const expected = (v: number) =>
+        SYSTEM_FIELDS.map((f) => (HUNDREDTHS_FIELDS.has(f) ? NaN : v));
+      for (const v of [big - 10, big, 0, big, 5, big - 1, 2 ** 31, 2 ** 32 + 3]) {
+        reader.read(frame(v, true), true);
+        expect(Array.from(reader.system)).toEqual(expected(v));
+        expect(reader.cores[MODES - 1]).toBe(v);
+      }
+      frame(2 ** 40, false);
+      const delta = frame(2 ** 40 + 7, true);
+      expect(delta[0]).toBe(format);
+      const averages = HUNDREDTHS_FIELDS.size;
+      // format, field count, a byte a field, core count, modes, a byte a mode; a sparse
+      // frame has bitmaps and no byte for the averages, null here in every frame
+      expect(delta.length).toBe(
+        format === COUNTER_DELTA_FORMAT
+          ? 1 + 1 + FIELDS + 2 + MODES
+          : 1 + 1 + Math.ceil(FIELDS / 8) + FIELDS - averages + 2 + 1 + MODES,
+      );
+      expect(frame(2 ** 40 + 7, false).length).toBeGreaterThan(1 + 1 + 5 * FIELDS);
+    },
+  );
+
+  it('store only what changed in a sparse frame, and nothing else but the bitmaps', () => {
     const writer = new CounterBlobWriter();
     const reader = new CounterBlobReader();
-    const big = Number.MAX_SAFE_INTEGER - 2;
-    /** Every field but the averages (stored as hundredths) and every mode at v. */
-    const frame = (v: number, delta: boolean) => {
-      const system = emptySystem();
-      for (const f of SYSTEM_FIELDS) if (!HUNDREDTHS_FIELDS.has(f)) system[f] = v;
-      return writer.encode(system, [cpuAll(v)], delta);
-    };
-    const expected = (v: number) => SYSTEM_FIELDS.map((f) => (HUNDREDTHS_FIELDS.has(f) ? NaN : v));
-    for (const v of [big - 10, big, 0, big, 5, big - 1, 2 ** 31, 2 ** 32 + 3]) {
-      reader.read(frame(v, true), true);
-      expect(Array.from(reader.system)).toEqual(expected(v));
-      expect(reader.cores[MODES - 1]).toBe(v);
-    }
-    frame(2 ** 40, false);
-    const delta = frame(2 ** 40 + 7, true);
-    expect(delta[0]).toBe(COUNTER_DELTA_FORMAT);
-    // format, field count, a byte a field, core count, modes, a byte a mode
-    expect(delta.length).toBe(1 + 1 + FIELDS + 2 + MODES);
-    expect(frame(2 ** 40 + 7, false).length).toBeGreaterThan(1 + 1 + 5 * FIELDS);
+    const system = emptySystem();
+    for (const f of SYSTEM_FIELDS) system[f] = 1000;
+    reader.read(writer.encode(system, [cpuAll(50), cpuAll(60)], true), true);
+    const same = writer.encode(system, [cpuAll(50), cpuAll(60)], true);
+    expect([...same]).toEqual([
+      COUNTER_SPARSE_FORMAT,
+      FIELDS,
+      ...bitmapOf(FIELDS, []),
+      2,
+      MODES,
+      ...bitmapOf(2 * MODES, []),
+    ]);
+    reader.read(same, true);
+    const field = SYSTEM_FIELDS.indexOf('mem_available_bytes');
+    system.mem_available_bytes = 999;
+    const second = { ...cpuAll(60), idle: 61 };
+    const moved = writer.encode(system, [cpuAll(50), second], true);
+    // the field's bit, down one (u = 3 + zigzag(-1)); core 1's idle up one (3 + zigzag(1))
+    const idleBit = MODES + CORE_MODES.indexOf('idle');
+    expect([...moved.subarray(2)]).toEqual([
+      ...bitmapOf(FIELDS, [field]),
+      3 + 1,
+      2,
+      MODES,
+      ...bitmapOf(2 * MODES, [idleBit]),
+      3 + 2,
+    ]);
+    reader.read(moved, true);
+    expect(reader.field('mem_available_bytes')).toBe(999);
+    expect(Array.from(reader.cores.subarray(0, 2 * MODES))).toEqual([
+      ...CORE_MODES.map(() => 50),
+      ...CORE_MODES.map((m) => second[m]),
+    ]);
+    // a bitmap cut short
+    expect(() => reader.read(moved.subarray(0, 4), false)).toThrow(/truncated/);
   });
 
   it('refuse a delta frame without the frames before it, or of another shape', () => {
@@ -297,7 +351,7 @@ describe('delta frames', () => {
     const reader = new CounterBlobReader();
     const key = Buffer.from(writer.encodeStored([1, 2], [[3]]));
     const delta = Buffer.from(writer.encode(emptySystem(), [cpuAll(4)], true));
-    expect(delta[0]).toBe(COUNTER_DELTA_FORMAT);
+    expect(delta[0]).toBe(COUNTER_SPARSE_FORMAT);
     expect(() => reader.read(delta, true)).toThrow(/without the frames before it/);
     reader.read(key, false);
     expect(() => reader.read(delta, true)).toThrow(/read with cores after one read without/);
@@ -356,8 +410,37 @@ describe('delta frames', () => {
     );
     expect(Array.from(reader.system)).toEqual(SYSTEM_FIELDS.map((_, i) => asRead(10, i)));
     expect(Array.from(reader.cores.subarray(0, MODES))).toEqual(new Array(MODES).fill(11));
+    // the same in a sparse frame: only the unknown fields, and the last known mode, moved
+    reader.read(
+      Buffer.from([
+        COUNTER_SPARSE_FORMAT,
+        FIELDS + 2,
+        ...bitmapOf(FIELDS + 2, [FIELDS, FIELDS + 1]),
+        2,
+        0xc8,
+        0x01,
+        1,
+        ...new Array<number>(8).fill(0),
+        1,
+        MODES + 1,
+        // a bitmap of the MODES + 1 values with only the unknown mode's bit, and its value
+        ...bitmapOf(MODES + 1, [MODES]),
+        2,
+        9,
+      ]),
+      true,
+    );
+    expect(Array.from(reader.cores.subarray(0, MODES))).toEqual(new Array(MODES).fill(11));
+    expect(Array.from(reader.system)).toEqual(SYSTEM_FIELDS.map((_, i) => asRead(10, i)));
   });
 });
+
+/** A sparse frame's bitmap of n values with the given bits set. */
+function bitmapOf(n: number, set: number[]): number[] {
+  const bytes = new Array<number>(Math.ceil(n / 8)).fill(0);
+  for (const i of set) bytes[i >> 3] = bytes[i >> 3]! | (1 << (i & 7));
+  return bytes;
+}
 
 function cpuAll(v: number) {
   return Object.fromEntries(CORE_MODES.map((m) => [m, v])) as Record<

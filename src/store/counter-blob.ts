@@ -5,7 +5,7 @@
  *
  * Every varint is unsigned LEB128 (7 bits a byte, least significant first). A blob is
  *
- *   format byte: 1 absolute frame, 2 delta frame
+ *   format byte: 1 absolute frame, 2 delta frame, 3 sparse delta frame
  *   varint F, the number of system fields, then F values in the order of SYSTEM_FIELDS
  *   varint C, the number of cores; varint M, modes per core; then C x M values, core by
  *     core, each in the order of CORE_MODES
@@ -21,6 +21,13 @@
  * or the difference would not be exact), u >= 3 the integer previous + unzigzag(u - 3).
  * A delta frame has the F, C and M of the frame before it; a frame of another shape is
  * absolute. Reading one takes the frames from an absolute one on (CounterBlobReader).
+ *
+ * Most values of a delta frame do not move at all (totals of memory and swap, idle PSI,
+ * quiet disks, steal): a sparse delta frame (format 3, what SampleWriter writes since)
+ * stores only those that changed. After F comes a bitmap of ceil(F / 8) bytes, bit i
+ * (byte i >> 3, bit i & 7) set when field i differs from the frame before (a null that
+ * stays null does not), then the values of the set bits as in format 2; likewise after M
+ * a bitmap of the C x M core values and theirs.
  *
  * Load and PSI averages (HUNDREDTHS_FIELDS) are stored as integer hundredths. A decoder
  * that meets fewer fields or modes than it knows yields null for the rest, so later
@@ -48,8 +55,10 @@ export const CORE_MODES = [
 
 /** The format byte of a self-contained frame: a keyframe. */
 export const COUNTER_BLOB_FORMAT = 1;
-/** The format byte of a frame stored against the frame before it. */
+/** The format byte of a frame stored against the frame before it, every value. */
 export const COUNTER_DELTA_FORMAT = 2;
+/** The format byte of a frame stored against the frame before it, changed values only. */
+export const COUNTER_SPARSE_FORMAT = 3;
 
 export const FIELDS = SYSTEM_FIELDS.length;
 export const MODES = CORE_MODES.length;
@@ -133,6 +142,15 @@ function writeDelta(buf: Buffer, at: number, v: number, p: number): number {
  */
 export class CounterBlobWriter {
   private buf = Buffer.alloc(1024);
+  /**
+   * The format of delta frames: sparse, unless a reader of format 2 is to be exercised
+   * (rows stored before format 3 are format 2).
+   */
+  constructor(
+    private readonly deltaFormat:
+      typeof COUNTER_DELTA_FORMAT | typeof COUNTER_SPARSE_FORMAT = COUNTER_SPARSE_FORMAT,
+  ) {}
+
   /** The last frame's stored values, system fields then cores' modes; NaN for null. */
   private last = new Float64Array(FIELDS);
   /** Cores in the last frame; -1 when there is none to store a delta against. */
@@ -200,24 +218,47 @@ export class CounterBlobWriter {
   private frame(coreCount: number, delta: boolean): Buffer {
     const values = this.next;
     const last = this.last;
-    const need = 1 + 3 * 10 + values.length * MAX_VALUE_BYTES;
+    // values, the bitmaps, and the format byte and three varints of at most 10 bytes
+    const need = 1 + 3 * 10 + values.length * MAX_VALUE_BYTES + values.length / 8 + 2;
     if (need > this.buf.length) this.buf = Buffer.alloc(need);
     const buf = this.buf;
     const asDelta = delta && this.lastCores === coreCount;
-    buf[0] = asDelta ? COUNTER_DELTA_FORMAT : COUNTER_BLOB_FORMAT;
+    const format = asDelta ? this.deltaFormat : COUNTER_BLOB_FORMAT;
+    buf[0] = format;
     let at = writeVarint(buf, 1, FIELDS);
-    for (let i = 0; i < FIELDS; i++) {
-      at = asDelta ? writeDelta(buf, at, values[i]!, last[i]!) : writeValue(buf, at, values[i]!);
-    }
+    at = this.section(format, at, 0, FIELDS);
     at = writeVarint(buf, at, coreCount);
     at = writeVarint(buf, at, MODES);
-    for (let i = FIELDS; i < values.length; i++) {
-      at = asDelta ? writeDelta(buf, at, values[i]!, last[i]!) : writeValue(buf, at, values[i]!);
-    }
+    at = this.section(format, at, FIELDS, values.length);
     // The values become the last frame's; the next frame reuses the array they were in.
     this.last = values;
     this.next = last.length === values.length ? last : new Float64Array(values.length);
     this.lastCores = coreCount;
     return buf.subarray(0, at);
+  }
+
+  /** The values [from, to) of the next frame, written at `at` in `format`; returns the end. */
+  private section(format: number, at: number, from: number, to: number): number {
+    const { buf, next: values, last } = this;
+    if (format === COUNTER_BLOB_FORMAT) {
+      for (let i = from; i < to; i++) at = writeValue(buf, at, values[i]!);
+      return at;
+    }
+    if (format === COUNTER_DELTA_FORMAT) {
+      for (let i = from; i < to; i++) at = writeDelta(buf, at, values[i]!, last[i]!);
+      return at;
+    }
+    const bitmap = at;
+    at += Math.ceil((to - from) / 8);
+    buf.fill(0, bitmap, at);
+    for (let i = from; i < to; i++) {
+      const v = values[i]!;
+      const p = last[i]!;
+      if (v === p || (Number.isNaN(v) && Number.isNaN(p))) continue;
+      const bit = i - from;
+      buf[bitmap + (bit >> 3)] = buf[bitmap + (bit >> 3)]! | (1 << (bit & 7));
+      at = writeDelta(buf, at, v, p);
+    }
+    return at;
   }
 }

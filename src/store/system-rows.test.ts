@@ -3,7 +3,12 @@ import { cpu, snap } from '../../test/helpers/snapshots.js';
 import { rng } from '../../test/helpers/history.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { SYSTEM_FIELDS, type Snapshot } from '../types.js';
-import { COUNTER_BLOB_FORMAT, COUNTER_DELTA_FORMAT, CounterBlobWriter } from './counter-blob.js';
+import {
+  COUNTER_BLOB_FORMAT,
+  COUNTER_DELTA_FORMAT,
+  COUNTER_SPARSE_FORMAT,
+  CounterBlobWriter,
+} from './counter-blob.js';
 import { Store } from './index.js';
 import { readRawColumns, readRawColumnsAt } from './raw-columns.js';
 import { pruneRaw } from './retention.js';
@@ -123,11 +128,11 @@ describe('delta frames in system_raw', () => {
     const rows = formats(store);
     rows.forEach(([ts, format], i) => {
       const opens = i === 0 || Math.floor(rows[i - 1]![0] / MINUTE) !== Math.floor(ts / MINUTE);
-      expect([ts, format]).toEqual([ts, opens ? COUNTER_BLOB_FORMAT : COUNTER_DELTA_FORMAT]);
+      expect([ts, format]).toEqual([ts, opens ? COUNTER_BLOB_FORMAT : COUNTER_SPARSE_FORMAT]);
     });
     // fewer bytes, even with this data's gauges jumping by up to 2^24 a second
     const deltas = store.db
-      .prepare("SELECT avg(length(counters)) FROM system_raw WHERE substr(counters, 1, 1) = x'02'")
+      .prepare("SELECT avg(length(counters)) FROM system_raw WHERE substr(counters, 1, 1) = x'03'")
       .pluck()
       .get() as number;
     const absolute = new CounterBlobWriter().encode(
@@ -142,13 +147,15 @@ describe('delta frames in system_raw', () => {
     const store = Store.open(tempDir());
     const written = new Map<number, Snapshot>();
     const all = snapshots(T0, 240);
-    // rows as stored before delta frames: absolute frames only
+    // rows as stored before delta frames (absolute frames only), then before sparse ones
     const old = new CounterBlobWriter();
+    const format2 = new CounterBlobWriter(COUNTER_DELTA_FORMAT);
     const insert = store.db.prepare('INSERT INTO system_raw (ts, counters) VALUES (?, ?)');
-    for (const s of all.slice(0, 30)) {
-      insert.run(s.ts, old.encode(s.system, s.cores));
+    all.slice(0, 30).forEach((s, i) => {
+      const blob = i < 15 ? old.encode(s.system, s.cores) : format2.encode(s.system, s.cores, true);
+      insert.run(s.ts, blob);
       written.set(s.ts, s);
-    }
+    });
     let w = store.createWriter();
     record(w, all.slice(30, 100), written);
     // a new writer mid-minute
@@ -162,11 +169,13 @@ describe('delta frames in system_raw', () => {
     store.db.exec('DROP TRIGGER broken');
     record(w, all.slice(171), written);
     const format = new Map(formats(store));
+    expect(format.get(all[15]!.ts)).toBe(COUNTER_BLOB_FORMAT);
+    expect(format.get(all[16]!.ts)).toBe(COUNTER_DELTA_FORMAT);
     expect(format.get(all[30]!.ts)).toBe(COUNTER_BLOB_FORMAT);
-    expect(format.get(all[31]!.ts)).toBe(COUNTER_DELTA_FORMAT);
+    expect(format.get(all[31]!.ts)).toBe(COUNTER_SPARSE_FORMAT);
     expect(format.get(all[100]!.ts)).toBe(COUNTER_BLOB_FORMAT);
     expect(format.get(all[171]!.ts)).toBe(COUNTER_BLOB_FORMAT);
-    expect(format.get(all[172]!.ts)).toBe(COUNTER_DELTA_FORMAT);
+    expect(format.get(all[172]!.ts)).toBe(COUNTER_SPARSE_FORMAT);
     expect(format.has(broken.ts)).toBe(false);
     expectAllReads(store, written);
     store.close();

@@ -14,7 +14,7 @@ import {
 } from '../types.js';
 import { MINUTE_MS } from './bucket.js';
 import { CounterBlobReader } from './counter-blob-reader.js';
-import { COUNTER_DELTA_FORMAT, CounterBlobError, CounterBlobWriter } from './counter-blob.js';
+import { COUNTER_BLOB_FORMAT, CounterBlobError, CounterBlobWriter } from './counter-blob.js';
 import type { Db } from './db.js';
 import { IO_REPEAT_ROWS } from './process-io.js';
 import { SystemRows, type SystemRow } from './system-rows.js';
@@ -245,7 +245,7 @@ export class SampleWriter {
   /** Stores the first system row after `ts` as a keyframe, if it is a delta frame. */
   private standAlone(ts: number): void {
     const next = this.nextSystem.get(ts) as SystemRow | undefined;
-    if (next === undefined || next[1][0] !== COUNTER_DELTA_FORMAT) return;
+    if (next === undefined || next[1][0] === COUNTER_BLOB_FORMAT) return;
     const reader = new CounterBlobReader();
     try {
       for (const [at, blob] of this.systemRows.range(next[0], next[0])) {
