@@ -5,6 +5,8 @@
 // over the same window, which is the only fair comparison on a shared, noisy machine.
 // --rules N runs one more kmpm of this checkout holding N alert rules (quiet ones, as most
 // rules are most of the time), created through its MCP client, to show what rules add.
+// Beside them runs bench/reference-recorder.mjs, the lean recorder of REFERENCE.md's table
+// (its techniques and nothing else): what the floor costs on this machine in this window.
 // The figures are the steady state: V8 compiles the recorder's code as it gets hot, which
 // at one tick a second takes minutes (~8 here), so the default warm-up is 10 minutes; the
 // CPU of the warm-up itself (from 30 s on) is printed too.
@@ -31,9 +33,11 @@ const exporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/bin/node_exporte
 const sleepers = [];
 const children = [];
 const recorders = [];
+let referenceDir = null;
 function cleanup() {
   for (const c of [...children, ...sleepers]) c.kill('SIGKILL');
   for (const r of recorders) fs.rmSync(r.dataDir, { recursive: true, force: true });
+  if (referenceDir) fs.rmSync(referenceDir, { recursive: true, force: true });
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
@@ -90,6 +94,12 @@ await startKmpm('kmpm mcp', '.');
 if (against) await startKmpm(`kmpm mcp (${against})`, path.resolve(against));
 if (nRules > 0) await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
 
+referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-ref-'));
+const reference = spawn(process.execPath, ['bench/reference-recorder.mjs', referenceDir], {
+  stdio: 'ignore',
+});
+children.push(reference);
+
 let exporter = null;
 let port = 0;
 if (exporterBin) {
@@ -133,8 +143,8 @@ const RAW_TABLES = new Set([
   'process',
   'process_raw',
 ]);
-const dbBytes = (dataDir) => {
-  const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
+const dbBytes = (dataDir, file = 'kmpm.db') => {
+  const db = new Database(path.join(dataDir, file), { readonly: true });
   try {
     const pages =
       db.pragma('page_count', { simple: true }) - db.pragma('freelist_count', { simple: true });
@@ -189,10 +199,16 @@ for (const r of recorders) {
   r.db0 = dbBytes(r.dataDir);
   r.rss = [];
 }
+const ref = {
+  cpu0: cpuSeconds(reference.pid),
+  db0: dbBytes(referenceDir, 'reference.db'),
+  rss: [],
+};
 const expRss = [];
 for (let s = 0; s < seconds; s += 10) {
   await sleep(Math.min(10, seconds - s) * 1000);
   for (const r of recorders) r.rss.push(rssBytes(r.pid));
+  ref.rss.push(rssBytes(reference.pid));
   if (exporter) expRss.push(rssBytes(exporter.pid));
 }
 const wall = (performance.now() - start.t) / 1000;
@@ -207,10 +223,14 @@ if (exporter) {
     `node_exporter: ${expCpu.toFixed(3)} % of one core, RSS ${mean(expRss).toFixed(1)} MB mean; scraper (this process, ${scrapes} scrapes): ${scraperCpu.toFixed(3)} %`,
   );
 }
+const perHour = (a, b) => (((a - b) / 2 ** 20) * (3600 / wall)).toFixed(2);
+const refCpu = (100 * (cpuSeconds(reference.pid) - ref.cpu0)) / wall;
+console.log(
+  `reference lean recorder (bench/reference-recorder.mjs): ${refCpu.toFixed(3)} % of one core, RSS ${mean(ref.rss).toFixed(1)} MB mean; database growth ${perHour(dbBytes(referenceDir, 'reference.db').total, ref.db0.total)} MB/h`,
+);
 for (const r of recorders) {
   const cpu = (100 * (cpuSeconds(r.pid) - r.cpu0)) / wall;
   const db1 = dbBytes(r.dataDir);
-  const perHour = (a, b) => (((a - b) / 2 ** 20) * (3600 / wall)).toFixed(2);
   console.log(
     `${r.name} (recorder + MCP server): ${cpu.toFixed(3)} % of one core, RSS ${mean(r.rss).toFixed(1)} MB mean / ${(Math.max(...r.rss) / 2 ** 20).toFixed(1)} MB max`,
   );
