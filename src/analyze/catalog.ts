@@ -16,13 +16,14 @@ export interface MetricDef {
   help: string;
 }
 
-const def = (
-  name: string,
+/** Keeps each name's literal type: SystemMetric and the others are unions of the names. */
+const def = <N extends string>(
+  name: N,
   entity: EntityKind,
   category: MetricCategory,
   unit: string,
   help: string,
-): MetricDef => ({ name, entity, category, unit, help });
+): MetricDef & { name: N } => ({ name, entity, category, unit, help });
 
 export const SYSTEM_METRICS = [
   def('cpu_percent', 'system', 'cpu', 'percent', 'CPU busy time, share of all cores (0-100)'),

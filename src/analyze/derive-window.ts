@@ -8,6 +8,7 @@
  */
 import type { RawColumns } from '../store/raw-columns.js';
 import type { SystemField } from '../types.js';
+import type { SystemMetric } from './catalog.js';
 
 /** The system counters the derivation reads. */
 export const DERIVE_FIELDS = [
@@ -49,7 +50,7 @@ export interface DerivedWindow {
    * Every catalog system metric, plus run_queue_per_core, swap_pages_per_second, oom_kills
    * (kills in the interval) and disk_queue_depth.
    */
-  metrics: Record<string, Values>;
+  metrics: Record<SystemMetric, Values> & Record<string, Values>;
   /** Busy % per core; each with the interval ends at which that core was read. */
   perCore: { ts: number[]; values: Values }[];
   /** Receive and transmit bytes/s per interface, at the interval ends it was listed. */

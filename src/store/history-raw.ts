@@ -2,6 +2,7 @@
  * The raw tier of history: catalog values derived from stored counters, the same way the
  * rollups derive them, plus points imported for the series.
  */
+import type { SystemMetric } from '../analyze/catalog.js';
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { MachineInfo } from '../types.js';
 import { CounterBlobReader } from './counter-blob-reader.js';
@@ -153,7 +154,7 @@ export function rawPoints(
   if (entity.kind === 'system') {
     const out: Point[] = [];
     for (const d of ctx.system.values(from, to)) {
-      const v = d.values[metric];
+      const v = d.values[metric as SystemMetric];
       if (v !== null && v !== undefined && Number.isFinite(v)) out.push({ ts: d.ts, value: v });
     }
     return out;
