@@ -4,6 +4,7 @@
  * Snapshot object per sample costs more (and garbage), so the analysis of a long raw
  * window reads only the counters it derives from, straight into arrays.
  */
+import type { Statement } from 'better-sqlite3';
 import { DEVICE_KEYFRAME_MS, DISK_COUNTERS, NET_COUNTERS, type DeviceKind } from './device-rows.js';
 import { SYSTEM_FIELDS, type SystemField } from '../types.js';
 import { MINUTE_MS } from './bucket.js';
@@ -42,15 +43,31 @@ export function readRawColumns(
   to: number,
   opts: RawColumnOptions,
 ): RawColumns {
-  const rows = new SystemRows(db).range(from, to);
-  const first = rows.findIndex((r) => r[0] >= from);
-  const read = columns([{ rows, first: first < 0 ? rows.length : first }], opts);
-  const ts = Array.from(read.ts);
-  return {
-    ...read,
-    disks: ts.length > 0 ? devices(db, 'disk', ts, from, to) : [],
-    nets: ts.length > 0 ? devices(db, 'net', ts, from, to) : [],
-  };
+  return new RawColumnReader(db).read(from, to, opts);
+}
+
+/**
+ * readRawColumns with its statements prepared once, for a caller that reads a window of
+ * the same database again and again (the minute rollup, every minute).
+ */
+export class RawColumnReader {
+  private readonly systemRows: SystemRows;
+  private readonly deviceRows: Record<DeviceKind, Statement>;
+
+  constructor(db: Db) {
+    this.systemRows = new SystemRows(db);
+    this.deviceRows = { disk: deviceRows(db, 'disk'), net: deviceRows(db, 'net') };
+  }
+
+  read(from: number, to: number, opts: RawColumnOptions): RawColumns {
+    const rows = this.systemRows.range(from, to);
+    const first = rows.findIndex((r) => r[0] >= from);
+    const read = columns([{ rows, first: first < 0 ? rows.length : first }], opts);
+    const ts = Array.from(read.ts);
+    const range = (kind: DeviceKind) =>
+      ts.length > 0 ? devices(this.deviceRows[kind], kind, ts, from, to) : [];
+    return { ...read, disks: range('disk'), nets: range('net') };
+  }
 }
 
 /**
@@ -195,28 +212,34 @@ function devicesAt(db: Db, kind: DeviceKind, ts: number[]): DeviceColumns[] {
   return out;
 }
 
+/** A device row as deviceRows reads it: ts, device id, name, then the kind's counters. */
+type DeviceRow = [number, number, string, ...(number | null)[]];
+
+/** The rows of one kind of device with ts in [?, ?], by ts then device id. */
+function deviceRows(db: Db, kind: DeviceKind): Statement {
+  return db
+    .prepare(
+      `SELECT r.ts, r.device_id, d.name, ${COUNTERS[kind].map((c) => `r.${c}`).join(', ')}
+       FROM ${TABLE[kind]} r JOIN device d ON d.id = r.device_id
+       WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id`,
+    )
+    .raw();
+}
+
 /**
  * Each device's latest row at or before every snapshot, from the rows of one keyframe
- * interval before the window on (device-rows.ts); a tombstone (all counters NULL) ends
- * its presence.
+ * interval before the window on (device-rows.ts), read by `rowsOf` (deviceRows); a
+ * tombstone (all counters NULL) ends its presence.
  */
 function devices(
-  db: Db,
+  rowsOf: Statement,
   kind: DeviceKind,
   ts: number[],
   from: number,
   to: number,
 ): DeviceColumns[] {
   const counters = COUNTERS[kind];
-  const table = TABLE[kind];
-  const rows = db
-    .prepare(
-      `SELECT r.ts, r.device_id, d.name, ${counters.map((c) => `r.${c}`).join(', ')}
-       FROM ${table} r JOIN device d ON d.id = r.device_id
-       WHERE r.ts BETWEEN ? AND ? ORDER BY r.ts, r.device_id`,
-    )
-    .raw()
-    .all(from - DEVICE_KEYFRAME_MS, to) as [number, number, string, ...(number | null)[]][];
+  const rows = rowsOf.all(from - DEVICE_KEYFRAME_MS, to) as DeviceRow[];
   const n = ts.length;
   // By device id, as SampleQuery orders a snapshot's devices.
   const byId: DeviceColumns[] = [];
