@@ -4,8 +4,8 @@
  * bucket or none of it: no gap, no double counting, and the next call resumes.
  */
 import type { Statement } from 'better-sqlite3';
-import { SYSTEM_METRICS, type SystemMetric } from '../analyze/catalog.js';
-import { deriveSystem } from '../analyze/derive.js';
+import { SYSTEM_METRICS } from '../analyze/catalog.js';
+import { DERIVE_FIELDS, deriveWindow, type DerivedWindow } from '../analyze/derive-window.js';
 import { QuantileSketch } from '../analyze/sketch.js';
 import type { MachineInfo } from '../types.js';
 import {
@@ -22,6 +22,7 @@ import {
 } from './bucket.js';
 import { getMeta, setMeta, type Db } from './db.js';
 import { SampleQuery } from './query.js';
+import { RawColumnReader, type RawColumnOptions } from './raw-columns.js';
 import { automationPoints, processPoints, type SeriesPoints } from './rollup-sources.js';
 import { SYSTEM_ENTITY, SeriesIds } from './series.js';
 
@@ -78,6 +79,7 @@ function commit(db: Db, series: SeriesIds, key: string, until: number, work: () 
  */
 interface RollupContext {
   query: SampleQuery;
+  rawColumns: RawColumnReader;
   series: SeriesIds;
   writer: BucketWriter;
   prevTs: Statement;
@@ -94,6 +96,7 @@ function contextFor(db: Db): RollupContext {
   if (ctx) return ctx;
   ctx = {
     query: new SampleQuery(db),
+    rawColumns: new RawColumnReader(db),
     series: new SeriesIds(db),
     writer: new BucketWriter(db),
     prevTs: db.prepare('SELECT max(ts) FROM system_raw WHERE ts < ?').pluck(),
@@ -124,10 +127,13 @@ function coarserStatements(db: Db, fine: '1m' | '1h') {
   };
 }
 
+/** The counters a minute's system metrics derive from, and boot_time for its processes. */
+const RAW_COLUMNS: RawColumnOptions = { fields: [...DERIVE_FIELDS, 'boot_time'], cores: false };
+
 export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
   const maxMinutes = opts.maxMinutes ?? 30;
   const limit = floorTo(opts.now - (opts.lagMs ?? 5_000), MINUTE_MS);
-  const { query, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
+  const { query, rawColumns, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
   /** Start of the first minute at or after `from` that has anything to roll up. */
   const nextMinute = (from: number): number | null => {
     const raw = nextRaw.get(from) as number | null;
@@ -157,13 +163,19 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
       return { buckets, until, more: false };
     }
     commit(db, series, ROLLUP_1M_UNTIL, minute + MINUTE_MS, () => {
-      const prev = prevTs.get(minute) as number | null;
-      const snaps = query.systemSnapshots(prev ?? minute, minute + MINUTE_MS - 1);
-      const all: SeriesPoints[] = systemPoints(snaps);
-      const first = snaps[0];
-      const last = snaps[snaps.length - 1];
-      if (first && last && last.ts > first.ts && last.ts >= minute) {
-        const window = { tStart: first.ts, tEnd: last.ts, bootTime: last.system.boot_time };
+      // From the last sample before the minute: the minute's first interval ends in it.
+      const from = (prevTs.get(minute) as number | null) ?? minute;
+      const columns = rawColumns.read(from, minute + MINUTE_MS - 1, RAW_COLUMNS);
+      const all: SeriesPoints[] = systemPoints(deriveWindow(columns, from, opts.machine.cores));
+      const { ts } = columns;
+      const last = ts.length - 1;
+      if (last > 0 && ts[last]! >= minute) {
+        const bootTime = columns.system.boot_time![last]!;
+        const window = {
+          tStart: ts[0]!,
+          tEnd: ts[last]!,
+          bootTime: Number.isNaN(bootTime) ? null : bootTime,
+        };
         all.push(...processPoints(db, query, window, opts.machine));
       }
       all.push(...automationPoints(db, minute, minute + MINUTE_MS));
@@ -176,20 +188,23 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
   return { buckets, until, more: pending !== null && pending < limit };
 }
 
-/** Every system catalog metric between consecutive snapshots, at the later one's time. */
-function systemPoints(snaps: ReturnType<SampleQuery['systemSnapshots']>): SeriesPoints[] {
-  const points = new Map<SystemMetric, Point[]>(SYSTEM_METRICS.map((m) => [m.name, []]));
-  for (let i = 1; i < snaps.length; i++) {
-    const cur = snaps[i]!;
-    const values = deriveSystem(snaps[i - 1]!, cur);
-    for (const [metric, list] of points) {
-      const v = values[metric];
-      if (v !== null && v !== undefined && Number.isFinite(v)) list.push({ ts: cur.ts, value: v });
+/**
+ * Every system catalog metric of each interval (as deriveSystem gives it for each pair of
+ * consecutive snapshots), at the interval's end, in catalog order; series without a finite
+ * value are left out.
+ */
+function systemPoints(w: DerivedWindow): SeriesPoints[] {
+  const out: SeriesPoints[] = [];
+  for (const { name: metric } of SYSTEM_METRICS) {
+    const values = w.metrics[metric];
+    const points: Point[] = [];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v !== null && Number.isFinite(v)) points.push({ ts: w.ts[i]!, value: v });
     }
+    if (points.length > 0) out.push({ metric, entity: SYSTEM_ENTITY, points });
   }
-  return [...points]
-    .filter(([, list]) => list.length > 0)
-    .map(([metric, list]) => ({ metric, entity: SYSTEM_ENTITY, points: list }));
+  return out;
 }
 
 function decodeRow(r: FinerRow, tier: Tier, bucket: number): QuantileSketch {
