@@ -1,13 +1,16 @@
 /**
- * What one minute contributes beyond system metrics: the processes that matter (by command
- * name) and finished automation runs, as points per (metric, entity).
+ * What one minute contributes, as points per (metric, entity): the system metrics of its
+ * intervals, the processes that matter (by command name) and finished automation runs.
  */
+import type { Statement } from 'better-sqlite3';
+import { SYSTEM_METRICS } from '../analyze/catalog.js';
+import type { DerivedWindow } from '../analyze/derive-window.js';
 import { processKey } from '../analyze/derive.js';
 import type { MachineInfo, ProcessCounters } from '../types.js';
 import type { Point } from './bucket.js';
 import type { Db } from './db.js';
 import type { SampleQuery } from './query.js';
-import { automationEntityLenient, processEntityLenient } from './series.js';
+import { SYSTEM_ENTITY, automationEntityLenient, processEntityLenient } from './series.js';
 
 export const TOP_PROCESSES = 10;
 
@@ -27,28 +30,66 @@ interface Exited {
 const ticksOf = (p: Pick<ProcessCounters, 'utime' | 'stime'>) => p.utime + p.stime;
 
 /**
+ * Every system catalog metric of each interval (as deriveSystem gives it for each pair of
+ * consecutive snapshots), at the interval's end, in catalog order; series without a finite
+ * value are left out.
+ */
+export function systemPoints(w: DerivedWindow): SeriesPoints[] {
+  const out: SeriesPoints[] = [];
+  for (const { name: metric } of SYSTEM_METRICS) {
+    const values = w.metrics[metric];
+    const points: Point[] = [];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v !== null && Number.isFinite(v)) points.push({ ts: w.ts[i]!, value: v });
+    }
+    if (points.length > 0) out.push({ metric, entity: SYSTEM_ENTITY, points });
+  }
+  return out;
+}
+
+/**
+ * The statements of processPoints and automationPoints, prepared once: the recorder rolls
+ * up every minute (rollup.ts keeps them per database).
+ */
+export interface MinuteSources {
+  query: SampleQuery;
+  exited: Statement;
+  runs: Statement;
+}
+
+export function minuteSources(db: Db, query: SampleQuery): MinuteSources {
+  return {
+    query,
+    exited: db.prepare(
+      `SELECT pid, start_ticks, comm, (SELECT utime + stime FROM process_raw r
+         WHERE r.process_id = p.id AND r.ts <= p.exited_at ORDER BY r.ts DESC LIMIT 1) AS ticks
+       FROM process p WHERE exited_at > ? AND exited_at <= ?`,
+    ),
+    runs: db.prepare(
+      `SELECT automation, ended_at, wall_ms, cpu_ms, peak_rss_bytes, status FROM automation_run
+       WHERE ended_at >= ? AND ended_at < ? AND status IN ('ok', 'failed') ORDER BY ended_at`,
+    ),
+  };
+}
+
+/**
  * Per command name: mean CPU (% of one core) over [tStart, tEnd] from counters at both ends,
  * and RSS at tEnd, for the top N by CPU and the top N by RSS. A process first seen within
  * the window counts all its CPU when it started inside the window (by its start time), and
  * one that exited counts up to its last stored row.
  */
 export function processPoints(
-  db: Db,
-  query: SampleQuery,
+  sources: MinuteSources,
   window: { tStart: number; tEnd: number; bootTime: number | null },
   machine: MachineInfo,
 ): SeriesPoints[] {
   const { tStart, tEnd, bootTime } = window;
+  const { query } = sources;
   const before = new Map(
     query.processStatesAt(tStart, tEnd, tStart).map((p) => [processKey(p), ticksOf(p)]),
   );
-  const exited = db
-    .prepare(
-      `SELECT pid, start_ticks, comm, (SELECT utime + stime FROM process_raw r
-         WHERE r.process_id = p.id AND r.ts <= p.exited_at ORDER BY r.ts DESC LIMIT 1) AS ticks
-       FROM process p WHERE exited_at > ? AND exited_at <= ?`,
-    )
-    .all(tStart, tEnd) as Exited[];
+  const exited = sources.exited.all(tStart, tEnd) as Exited[];
   const gone = new Set(exited.map(processKey));
   // A process without a start-of-window reading is new only if it started in the window;
   // otherwise (processes not sampled then) its lifetime CPU would read as a spike.
@@ -109,13 +150,8 @@ interface RunRow {
  * minutes into hours weighs every run alike (a mean of per-minute ratios would not).
  * Interrupted runs (the recorder of the run died) have no trustworthy measurements.
  */
-export function automationPoints(db: Db, from: number, to: number): SeriesPoints[] {
-  const runs = db
-    .prepare(
-      `SELECT automation, ended_at, wall_ms, cpu_ms, peak_rss_bytes, status FROM automation_run
-       WHERE ended_at >= ? AND ended_at < ? AND status IN ('ok', 'failed') ORDER BY ended_at`,
-    )
-    .all(from, to) as RunRow[];
+export function automationPoints(sources: MinuteSources, from: number, to: number): SeriesPoints[] {
+  const runs = sources.runs.all(from, to) as RunRow[];
   const series = new Map<string, SeriesPoints>();
   const push = (metric: string, name: string, ts: number, value: number | null) => {
     if (value === null || !Number.isFinite(value)) return;

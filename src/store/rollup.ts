@@ -4,8 +4,7 @@
  * bucket or none of it: no gap, no double counting, and the next call resumes.
  */
 import type { Statement } from 'better-sqlite3';
-import { SYSTEM_METRICS } from '../analyze/catalog.js';
-import { DERIVE_FIELDS, deriveWindow, type DerivedWindow } from '../analyze/derive-window.js';
+import { DERIVE_FIELDS, deriveWindow } from '../analyze/derive-window.js';
 import { QuantileSketch } from '../analyze/sketch.js';
 import type { MachineInfo } from '../types.js';
 import {
@@ -17,14 +16,20 @@ import {
   floorTo,
   mergeAggregates,
   type Aggregate,
-  type Point,
   type Tier,
 } from './bucket.js';
 import { getMeta, setMeta, type Db } from './db.js';
 import { SampleQuery } from './query.js';
 import { RawColumnReader, type RawColumnOptions } from './raw-columns.js';
-import { automationPoints, processPoints, type SeriesPoints } from './rollup-sources.js';
-import { SYSTEM_ENTITY, SeriesIds } from './series.js';
+import {
+  automationPoints,
+  minuteSources,
+  processPoints,
+  systemPoints,
+  type MinuteSources,
+  type SeriesPoints,
+} from './rollup-sources.js';
+import { SeriesIds } from './series.js';
 
 export { BucketWriter, mergeIntoBucket, RollupError, type Point, type Tier } from './bucket.js';
 
@@ -78,7 +83,7 @@ function commit(db: Db, series: SeriesIds, key: string, until: number, work: () 
  * preparing a dozen statements each time cost more than some of the minutes' work.
  */
 interface RollupContext {
-  query: SampleQuery;
+  sources: MinuteSources;
   rawColumns: RawColumnReader;
   series: SeriesIds;
   writer: BucketWriter;
@@ -95,7 +100,7 @@ function contextFor(db: Db): RollupContext {
   let ctx = contexts.get(db);
   if (ctx) return ctx;
   ctx = {
-    query: new SampleQuery(db),
+    sources: minuteSources(db, new SampleQuery(db)),
     rawColumns: new RawColumnReader(db),
     series: new SeriesIds(db),
     writer: new BucketWriter(db),
@@ -133,7 +138,7 @@ const RAW_COLUMNS: RawColumnOptions = { fields: [...DERIVE_FIELDS, 'boot_time'],
 export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
   const maxMinutes = opts.maxMinutes ?? 30;
   const limit = floorTo(opts.now - (opts.lagMs ?? 5_000), MINUTE_MS);
-  const { query, rawColumns, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
+  const { sources, rawColumns, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
   /** Start of the first minute at or after `from` that has anything to roll up. */
   const nextMinute = (from: number): number | null => {
     const raw = nextRaw.get(from) as number | null;
@@ -176,9 +181,9 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
           tEnd: ts[last]!,
           bootTime: Number.isNaN(bootTime) ? null : bootTime,
         };
-        all.push(...processPoints(db, query, window, opts.machine));
+        all.push(...processPoints(sources, window, opts.machine));
       }
-      all.push(...automationPoints(db, minute, minute + MINUTE_MS));
+      all.push(...automationPoints(sources, minute, minute + MINUTE_MS));
       for (const s of all) writer.merge('1m', series.id(s.metric, s.entity), minute, s.points);
     });
     until = minute + MINUTE_MS;
@@ -186,25 +191,6 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
   }
   const pending = nextMinute(until);
   return { buckets, until, more: pending !== null && pending < limit };
-}
-
-/**
- * Every system catalog metric of each interval (as deriveSystem gives it for each pair of
- * consecutive snapshots), at the interval's end, in catalog order; series without a finite
- * value are left out.
- */
-function systemPoints(w: DerivedWindow): SeriesPoints[] {
-  const out: SeriesPoints[] = [];
-  for (const { name: metric } of SYSTEM_METRICS) {
-    const values = w.metrics[metric];
-    const points: Point[] = [];
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v !== null && Number.isFinite(v)) points.push({ ts: w.ts[i]!, value: v });
-    }
-    if (points.length > 0) out.push({ metric, entity: SYSTEM_ENTITY, points });
-  }
-  return out;
 }
 
 function decodeRow(r: FinerRow, tier: Tier, bucket: number): QuantileSketch {
