@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { migrate } from './schema.js';
 
 export type Db = Database.Database;
@@ -39,14 +39,33 @@ export function openDatabase(file: string): Db {
   return db;
 }
 
+const SELECT_META = 'SELECT value FROM meta WHERE key = ?';
+const UPSERT_META =
+  'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+
 export function getMeta(db: Db, key: string): string | null {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
-    { value: string } | undefined;
-  return row?.value ?? null;
+  return (db.prepare(SELECT_META).pluck().get(key) as string | undefined) ?? null;
 }
 
 export function setMeta(db: Db, key: string, value: string): void {
-  db.prepare(
-    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-  ).run(key, value);
+  db.prepare(UPSERT_META).run(key, value);
+}
+
+/** getMeta and setMeta with their statements prepared once, for a caller that runs them often. */
+export class MetaTable {
+  private readonly select: Statement;
+  private readonly upsert: Statement;
+
+  constructor(db: Db) {
+    this.select = db.prepare(SELECT_META).pluck();
+    this.upsert = db.prepare(UPSERT_META);
+  }
+
+  get(key: string): string | null {
+    return (this.select.get(key) as string | undefined) ?? null;
+  }
+
+  set(key: string, value: string): void {
+    this.upsert.run(key, value);
+  }
 }

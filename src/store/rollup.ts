@@ -18,7 +18,7 @@ import {
   type Aggregate,
   type Tier,
 } from './bucket.js';
-import { getMeta, setMeta, type Db } from './db.js';
+import { MetaTable, type Db } from './db.js';
 import { SampleQuery } from './query.js';
 import { RawColumnReader, type RawColumnOptions } from './raw-columns.js';
 import {
@@ -58,7 +58,7 @@ export interface RollupMinutesOptions {
 }
 
 function watermark(db: Db, key: string): number | null {
-  const v = getMeta(db, key);
+  const v = contextFor(db).meta.get(key);
   return v === null ? null : Number(v);
 }
 
@@ -67,10 +67,11 @@ function watermark(db: Db, key: string): number | null {
  * inside a transaction that rolls back must not stay cached.
  */
 function commit(db: Db, series: SeriesIds, key: string, until: number, work: () => void): void {
+  const { meta } = contextFor(db);
   try {
     db.transaction(() => {
       work();
-      setMeta(db, key, String(until));
+      meta.set(key, String(until));
     }).immediate();
   } catch (err) {
     series.forget();
@@ -83,6 +84,7 @@ function commit(db: Db, series: SeriesIds, key: string, until: number, work: () 
  * preparing a dozen statements each time cost more than some of the minutes' work.
  */
 interface RollupContext {
+  meta: MetaTable;
   sources: MinuteSources;
   rawColumns: RawColumnReader;
   series: SeriesIds;
@@ -100,6 +102,7 @@ function contextFor(db: Db): RollupContext {
   let ctx = contexts.get(db);
   if (ctx) return ctx;
   ctx = {
+    meta: new MetaTable(db),
     sources: minuteSources(db, new SampleQuery(db)),
     rawColumns: new RawColumnReader(db),
     series: new SeriesIds(db),
@@ -138,7 +141,7 @@ const RAW_COLUMNS: RawColumnOptions = { fields: [...DERIVE_FIELDS, 'boot_time'],
 export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult {
   const maxMinutes = opts.maxMinutes ?? 30;
   const limit = floorTo(opts.now - (opts.lagMs ?? 5_000), MINUTE_MS);
-  const { sources, rawColumns, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
+  const { meta, sources, rawColumns, series, writer, prevTs, nextRaw, nextRun } = contextFor(db);
   /** Start of the first minute at or after `from` that has anything to roll up. */
   const nextMinute = (from: number): number | null => {
     const raw = nextRaw.get(from) as number | null;
@@ -148,7 +151,7 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
     return t === null ? null : floorTo(t, MINUTE_MS);
   };
   const machineJson = JSON.stringify(opts.machine);
-  if (getMeta(db, MACHINE_META) !== machineJson) setMeta(db, MACHINE_META, machineJson);
+  if (meta.get(MACHINE_META) !== machineJson) meta.set(MACHINE_META, machineJson);
 
   let until = watermark(db, ROLLUP_1M_UNTIL);
   if (until === null) {
