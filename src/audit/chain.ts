@@ -67,6 +67,20 @@ export const TIP_SQL = `SELECT
   (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS last_seq,
   (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) AS last_hash`;
 
+/** A row of the audit table as stored. */
+export interface AuditRow {
+  seq: number;
+  ts: number;
+  actor: string;
+  action: string;
+  args: string;
+  outcome: string;
+  duration_ms: number;
+  detail: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface TipRow {
   head_seq: string | null;
   head_hash: string | null;

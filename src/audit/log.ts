@@ -7,6 +7,7 @@ import {
   HEAD_SEQ_KEY,
   parseHead,
   TIP_SQL,
+  type AuditRow,
   type TipRow,
 } from './chain.js';
 import { AuditError } from './errors.js';
@@ -51,19 +52,6 @@ export interface AuditListOptions {
   since?: number;
   /** Only rows with exactly this action. */
   action?: string;
-}
-
-interface AuditRow {
-  seq: number;
-  ts: number;
-  actor: string;
-  action: string;
-  args: string;
-  outcome: string;
-  duration_ms: number;
-  detail: string | null;
-  prev_hash: string;
-  hash: string;
 }
 
 const DEFAULT_LIST_LIMIT = 100;

@@ -4,6 +4,7 @@ import {
   GENESIS_HASH,
   parseHead,
   TIP_SQL,
+  type AuditRow,
   type ChainLink,
   type TipRow,
 } from './chain.js';
@@ -29,19 +30,6 @@ export interface VerifyResult {
 }
 
 export const MAX_REPORTED_PROBLEMS = 20;
-
-interface Row {
-  seq: number;
-  ts: number;
-  actor: string;
-  action: string;
-  args: string;
-  outcome: string;
-  duration_ms: number;
-  detail: string | null;
-  prev_hash: string;
-  hash: string;
-}
 
 /** A row whose hash is intact but which chains to something other than its predecessor. */
 interface BrokenLink {
@@ -69,10 +57,10 @@ function walk(db: Database.Database): VerifyResult {
   const brokenLinks: BrokenLink[] = [];
 
   let rows = 0;
-  let prev: Row | undefined;
+  let prev: AuditRow | undefined;
   let prevIntact = true;
   // iterate() streams, so a large log is never held in memory.
-  const all = db.prepare<[], Row>('SELECT * FROM audit ORDER BY seq').iterate();
+  const all = db.prepare<[], AuditRow>('SELECT * FROM audit ORDER BY seq').iterate();
   for (const row of all) {
     rows++;
     const intact = chainHash(row.prev_hash, fieldsOf(row)) === row.hash;
@@ -178,7 +166,7 @@ function headProblems(tip: TipRow, last: ChainLink | null): AuditProblem[] {
   return [];
 }
 
-function fieldsOf(row: Row): Parameters<typeof chainHash>[1] {
+function fieldsOf(row: AuditRow): Parameters<typeof chainHash>[1] {
   return {
     seq: row.seq,
     ts: row.ts,
