@@ -1,7 +1,7 @@
 import { writeDataFile } from '../config/files.js';
 import { EXPORTS_DIR } from '../config/paths.js';
 import type { MonitorOutcome } from './monitor.js';
-import { entityOf, renderDashboard, samplesToCsv } from './render.js';
+import { entityOf, renderDashboard, samplesToCsv, topProcessLines } from './render.js';
 import type { ExportFormat, MonitorResult } from './types.js';
 
 export interface ExportInfo {
@@ -41,8 +41,11 @@ export function summaryText(r: FinishedMonitor): string {
     .map(([name, s]) => `${name} mean ${round(s.mean)} max ${round(s.max)}`);
   const lines = [
     `${r.status === 'cancelled' ? 'Cancelled after' : 'Monitored'} ${r.target.label} for ${r.window.duration_s.toFixed(1)} s (${r.window.samples_taken} samples).`,
-    parts.length ? parts.join('; ') + '.' : 'No values in this window.',
   ];
+  if (parts.length) lines.push(parts.join('; ') + '.');
+  // The top processes, when there are, are values too (`processes` alone has no system ones).
+  if (r.top_processes) lines.push(...topProcessLines(r.top_processes, 3).map((l) => `${l}.`));
+  else if (!parts.length) lines.push('No values in this window.');
   if (r.breach_count) lines.push(`${r.breach_count} threshold breach(es).`);
   if (r.export.path) lines.push(`CSV written to ${r.export.path}.`);
   lines.push(...r.notes);

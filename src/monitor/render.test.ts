@@ -8,7 +8,9 @@ import {
   renderDashboard,
   samplesToCsv,
   sparkline,
+  topProcessLines,
 } from './render.js';
+import { summaryText } from './export.js';
 import type { MonitorResult, MonitorTarget, ProcessUsage, SamplePoint } from './types.js';
 
 describe('csvField', () => {
@@ -229,5 +231,42 @@ describe('renderDashboard', () => {
       'note: first note',
       'note: second note',
     ]);
+  });
+});
+
+describe('summaryText', () => {
+  const top = {
+    by_cpu: [usage(1, 'a', 50, 1), usage(2, 'b', 20, 1), usage(3, 'c', 10, 1), usage(4, 'd', 5, 1)],
+    by_memory: [usage(5, 'big', 0, 3 * 1024 ** 2)],
+  };
+  const empty = {
+    cpu_percent: {
+      count: 0,
+      min: null,
+      mean: null,
+      p50: null,
+      p95: null,
+      max: null,
+      last: null,
+      unit: 'percent',
+    },
+  };
+
+  it('lists the metrics, then the first three top processes of each kind', () => {
+    expect(summaryText({ ...result({ top_processes: top }), export: { format: 'json' } })).toBe(
+      'Monitored system for 3.0 s (3 samples). cpu_percent mean 20 max 30; ' +
+        'memory_used_bytes mean 2048 max 3072. top CPU: a[1] 50.0 %, b[2] 20.0 %, c[3] 10.0 %. ' +
+        'top memory: big[5] 3.0 MiB.',
+    );
+    expect(topProcessLines(top)[0]).toMatch(/, d\[4\] 5\.0 %$/);
+  });
+
+  it('says there were no values only when there were no top processes either', () => {
+    const withTop = result({ metrics: empty, top_processes: top });
+    expect(summaryText({ ...withTop, export: { format: 'json' } })).not.toMatch(/No values/);
+    const none = result({ metrics: empty });
+    expect(summaryText({ ...none, export: { format: 'json' } })).toBe(
+      'Monitored system for 3.0 s (3 samples). No values in this window.',
+    );
   });
 });

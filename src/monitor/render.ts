@@ -1,4 +1,4 @@
-import type { MonitorResult, MonitorTarget, SamplePoint } from './types.js';
+import type { MonitorResult, MonitorTarget, ProcessUsage, SamplePoint } from './types.js';
 
 /** RFC 4180 quoting for one field. */
 export function csvField(value: string): string {
@@ -79,6 +79,22 @@ export function formatValue(value: number | null, unit: string): string {
   }
 }
 
+/** `top CPU: …` and `top memory: …`, the first `limit` processes of each. */
+export function topProcessLines(
+  top: NonNullable<MonitorResult['top_processes']>,
+  limit = Infinity,
+): [string, string] {
+  const list = (ps: readonly ProcessUsage[], value: (p: ProcessUsage) => string) =>
+    ps
+      .slice(0, limit)
+      .map((p) => `${p.command}[${p.pid}] ${value(p)}`)
+      .join(', ');
+  return [
+    `top CPU: ${list(top.by_cpu, (p) => formatValue(p.cpu_percent, 'percent'))}`,
+    `top memory: ${list(top.by_memory, (p) => formatValue(p.rss_bytes, 'bytes'))}`,
+  ];
+}
+
 /** A compact text dashboard: one line per metric with its spread and a sparkline. */
 export function renderDashboard(r: MonitorResult, points: readonly SamplePoint[]): string {
   const head = `kmpm · ${r.target.label} · ${r.window.start} → ${r.window.end} · ${r.window.samples_taken} samples every ${r.window.sampling_interval_s} s${r.status === 'cancelled' ? ' · cancelled' : ''}`;
@@ -93,21 +109,7 @@ export function renderDashboard(r: MonitorResult, points: readonly SamplePoint[]
       `${name.padEnd(34)}${cells.join('')}  ${sparkline(points.map((p) => p.values[name] ?? null))}`,
     );
   }
-  if (r.top_processes) {
-    rows.push(
-      '',
-      'top CPU: ' +
-        r.top_processes.by_cpu
-          .map((p) => `${p.command}[${p.pid}] ${formatValue(p.cpu_percent, 'percent')}`)
-          .join(', '),
-    );
-    rows.push(
-      'top memory: ' +
-        r.top_processes.by_memory
-          .map((p) => `${p.command}[${p.pid}] ${formatValue(p.rss_bytes, 'bytes')}`)
-          .join(', '),
-    );
-  }
+  if (r.top_processes) rows.push('', ...topProcessLines(r.top_processes));
   if (r.breach_count)
     rows.push(
       '',
