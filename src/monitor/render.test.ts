@@ -162,6 +162,20 @@ function result(over: Partial<MonitorResult> = {}): MonitorResult {
   };
 }
 
+/** A window in which cpu_percent was asked for and never had a value. */
+const NO_VALUES: MonitorResult['metrics'] = {
+  cpu_percent: {
+    count: 0,
+    min: null,
+    mean: null,
+    p50: null,
+    p95: null,
+    max: null,
+    last: null,
+    unit: 'percent',
+  },
+};
+
 const POINTS: SamplePoint[] = [
   { ts: '2024-01-01T00:00:01.000Z', values: { cpu_percent: 10, memory_used_bytes: 1024 } },
   { ts: '2024-01-01T00:00:02.000Z', values: { cpu_percent: 20 } },
@@ -194,18 +208,7 @@ describe('renderDashboard', () => {
     const text = renderDashboard(
       result({
         status: 'cancelled',
-        metrics: {
-          cpu_percent: {
-            count: 0,
-            min: null,
-            mean: null,
-            p50: null,
-            p95: null,
-            max: null,
-            last: null,
-            unit: 'percent',
-          },
-        },
+        metrics: NO_VALUES,
         top_processes: {
           by_cpu: [usage(10, 'busy', 87.25, 1024), usage(11, 'new', null, 2048)],
           by_memory: [usage(12, 'fat', 1, 2 * 1024 ** 3)],
@@ -239,19 +242,6 @@ describe('summaryText', () => {
     by_cpu: [usage(1, 'a', 50, 1), usage(2, 'b', 20, 1), usage(3, 'c', 10, 1), usage(4, 'd', 5, 1)],
     by_memory: [usage(5, 'big', 0, 3 * 1024 ** 2)],
   };
-  const empty = {
-    cpu_percent: {
-      count: 0,
-      min: null,
-      mean: null,
-      p50: null,
-      p95: null,
-      max: null,
-      last: null,
-      unit: 'percent',
-    },
-  };
-
   it('lists the metrics, then the first three top processes of each kind', () => {
     expect(summaryText({ ...result({ top_processes: top }), export: { format: 'json' } })).toBe(
       'Monitored system for 3.0 s (3 samples). cpu_percent mean 20 max 30; ' +
@@ -262,9 +252,9 @@ describe('summaryText', () => {
   });
 
   it('says there were no values only when there were no top processes either', () => {
-    const withTop = result({ metrics: empty, top_processes: top });
+    const withTop = result({ metrics: NO_VALUES, top_processes: top });
     expect(summaryText({ ...withTop, export: { format: 'json' } })).not.toMatch(/No values/);
-    const none = result({ metrics: empty });
+    const none = result({ metrics: NO_VALUES });
     expect(summaryText({ ...none, export: { format: 'json' } })).toBe(
       'Monitored system for 3.0 s (3 samples). No values in this window.',
     );
