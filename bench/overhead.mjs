@@ -3,6 +3,7 @@
 // --against DIR runs a second kmpm from another built checkout (e.g. a `git worktree` of
 // the previous commit after `npm ci`) beside this one, on its own data directory: an A/B
 // over the same window, which is the only fair comparison on a shared, noisy machine.
+// Several checkouts, comma-separated, run side by side the same way.
 // --rules N runs one more kmpm of this checkout holding N alert rules (quiet ones, as most
 // rules are most of the time), created through its MCP client, to show what rules add.
 // Beside them runs bench/reference-recorder.mjs, the lean recorder of REFERENCE.md's table
@@ -10,7 +11,7 @@
 // The figures are the steady state: V8 compiles the recorder's code as it gets hot, which
 // at one tick a second takes minutes (~8 here), so the default warm-up is 10 minutes; the
 // CPU of the warm-up itself (from 30 s on) is printed too.
-//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 600] [--against DIR]
+//   npm run bench:overhead -- [--seconds 300] [--procs 500] [--warmup 600] [--against DIR[,DIR]]
 //                             [--rules 1000]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ const seconds = Number(arg('seconds', process.env.BENCH_SECONDS ?? '300'));
 const warmup = Number(arg('warmup', '600'));
 const nRules = Number(arg('rules', '0'));
 const targetProcs = Number(arg('procs', '0'));
-const against = arg('against', null);
+const against = (arg('against', null)?.split(',') ?? []).filter(Boolean);
 const exporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/bin/node_exporter'].find((p) =>
   fs.existsSync(p),
 );
@@ -91,7 +92,7 @@ async function addRules(r, n) {
 }
 
 await startKmpm('kmpm mcp', '.');
-if (against) await startKmpm(`kmpm mcp (${against})`, path.resolve(against));
+for (const dir of against) await startKmpm(`kmpm mcp (${dir})`, path.resolve(dir));
 if (nRules > 0) await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
 
 referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-ref-'));
