@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { pruneRaw, pruneSelfMetrics } from '../store/retention.js';
 import type { Store } from '../store/index.js';
@@ -74,6 +75,8 @@ export class Recorder {
   private retentionBehind = false;
   private lastRollup = -Infinity;
   private rollupBehind = false;
+  /** Prepared at the first flush, once a minute after that. */
+  private statStatements: { collector: Statement; recorder: Statement } | undefined;
   private failures = 0;
 
   constructor(
@@ -209,14 +212,16 @@ export class Recorder {
     const cpu = process.cpuUsage(this.lastCpu);
     this.lastCpu = process.cpuUsage();
     const db = this.store.db;
-    const insertCollector = db.prepare(
-      'INSERT OR REPLACE INTO collector_stat VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    this.statStatements ??= {
+      collector: db.prepare('INSERT OR REPLACE INTO collector_stat VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      recorder: db.prepare('INSERT OR REPLACE INTO recorder_stat VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    };
+    const { collector, recorder } = this.statStatements;
     db.transaction(() => {
       for (const [name, t] of this.totals) {
-        insertCollector.run(now, name, t.runs, t.failures, t.sum, t.max, t.lastError);
+        collector.run(now, name, t.runs, t.failures, t.sum, t.max, t.lastError);
       }
-      db.prepare('INSERT OR REPLACE INTO recorder_stat VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      recorder.run(
         now,
         this.ticks,
         this.lateTicks,
