@@ -3,6 +3,11 @@
  * transaction as the event. A sender takes due rows, sends, and marks them; a crash between
  * sending and marking re-sends with the same dedupe key, so delivery is at-least-once and
  * receivers can make it exactly-once.
+ *
+ * A channel the recorder cannot deliver itself but other processes can (`mcp` under
+ * `kmpm daemon`: the clients are those of the `kmpm mcp` servers reading its data) is left
+ * to their relays: its row is due only after a wait, and a relay that delivered it marks it
+ * sent. If none did by then, the recorder takes it and fails it.
  */
 import { StoreError, type Db } from '../store/db.js';
 import type { AlertEvent } from './store.js';
@@ -23,17 +28,42 @@ export function backoffMs(attempts: number): number {
   return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
 }
 
+/** Channels this recorder leaves to relays in other processes, and how long it waits for them. */
+export interface RelayPolicy {
+  channels: readonly string[];
+  waitMs: number;
+}
+
+export interface DeliveryRow {
+  channel: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_error: string | null;
+  /** Clients relays delivered it to; null where the recorder delivers the channel itself. */
+  relayed_to: number | null;
+}
+
+/** Rows of `SELECT d.channel, d.attempts, e.*` as jobs. */
+function toJobs(rows: unknown[]): DeliveryJob[] {
+  return (rows as (AlertEvent & { channel: string; attempts: number })[]).map(
+    ({ channel, attempts, ...event }) => ({ event, channel, attempts }),
+  );
+}
+
 export class DeliveryQueue {
   private readonly stmt;
   private readonly transaction: <T>(fn: () => T) => T;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly relay: RelayPolicy | null = null,
+  ) {
     const p = (sql: string) => db.prepare(sql);
     this.stmt = {
       insert: p(
         `INSERT OR IGNORE INTO alert_delivery
-         (event_id, channel, status, attempts, next_attempt_at, last_error, updated_at)
-         VALUES (?, ?, 'pending', 0, ?, NULL, ?)`,
+         (event_id, channel, status, attempts, next_attempt_at, last_error, updated_at, relayed_to)
+         VALUES (?, ?, 'pending', 0, ?, NULL, ?, ?)`,
       ),
       due: p(
         `SELECT d.channel, d.attempts, e.* FROM alert_delivery d
@@ -50,7 +80,19 @@ export class DeliveryQueue {
          updated_at = ? WHERE event_id = ? AND channel = ?`,
       ),
       status: p(
-        'SELECT channel, status, attempts, last_error FROM alert_delivery WHERE event_id = ? ORDER BY channel',
+        `SELECT channel, status, attempts, last_error, relayed_to FROM alert_delivery
+         WHERE event_id = ? ORDER BY channel`,
+      ),
+      // max(id) of an INTEGER PRIMARY KEY reads one end of the table's b-tree
+      latest: p('SELECT max(id) FROM alert_event').pluck(),
+      channelSince: p(
+        `SELECT d.channel, d.attempts, e.* FROM alert_event e
+         JOIN alert_delivery d ON d.event_id = e.id AND d.channel = ?
+         WHERE e.id > ? AND e.id <= ? ORDER BY e.id LIMIT ?`,
+      ),
+      relayed: p(
+        `UPDATE alert_delivery SET status = 'sent', relayed_to = relayed_to + 1, last_error = NULL,
+         updated_at = ? WHERE event_id = ? AND channel = ? AND relayed_to IS NOT NULL`,
       ),
     };
     this.transaction = (fn) => db.transaction(fn).immediate();
@@ -58,16 +100,18 @@ export class DeliveryQueue {
 
   /** Called inside the transaction that stores the event. */
   enqueue(eventId: number, channels: readonly string[], dueAt: number, now: number): void {
-    for (const ch of channels) this.stmt.insert.run(eventId, ch, dueAt, now);
+    for (const ch of channels) {
+      if (this.relay?.channels.includes(ch)) {
+        this.stmt.insert.run(eventId, ch, Math.max(dueAt, now) + this.relay.waitMs, now, 0);
+      } else {
+        this.stmt.insert.run(eventId, ch, dueAt, now, null);
+      }
+    }
   }
 
   /** Deliveries due at `now`, oldest first. */
   pending(now: number, limit = 100): DeliveryJob[] {
-    const rows = this.stmt.due.all(now, limit) as (AlertEvent & {
-      channel: string;
-      attempts: number;
-    })[];
-    return rows.map(({ channel, attempts, ...event }) => ({ event, channel, attempts }));
+    return toJobs(this.stmt.due.all(now, limit));
   }
 
   /** When the earliest pending delivery falls due; null when none is pending. */
@@ -103,13 +147,27 @@ export class DeliveryQueue {
   }
 
   /** Every channel's delivery of one event. */
-  of(eventId: number): {
-    channel: string;
-    status: DeliveryStatus;
-    attempts: number;
-    last_error: string | null;
-  }[] {
-    return this.stmt.status.all(eventId) as ReturnType<DeliveryQueue['of']>;
+  of(eventId: number): DeliveryRow[] {
+    return this.stmt.status.all(eventId) as DeliveryRow[];
+  }
+
+  /** The id of the newest stored event; 0 when there is none. */
+  latestEventId(): number {
+    return (this.stmt.latest.get() as number | null | undefined) ?? 0;
+  }
+
+  /** The deliveries to `channel` of events with ids in (after, upTo], oldest first. */
+  channelSince(channel: string, after: number, upTo: number, limit = 100): DeliveryJob[] {
+    return toJobs(this.stmt.channelSince.all(channel, after, upTo, limit));
+  }
+
+  /**
+   * A relay delivered the event to its client: a delivery left to relays is sent (whatever
+   * it was before: a client did get it), counting the clients reached. A delivery the
+   * recorder makes itself is left alone; returns whether the row was one left to relays.
+   */
+  markRelayed(eventId: number, channel: string, now: number): boolean {
+    return this.stmt.relayed.run(now, eventId, channel).changes > 0;
   }
 
   private attemptsOf(eventId: number, channel: string): number {

@@ -185,8 +185,9 @@ describe('AlertStore events and deliveries', () => {
         status: 'failed',
         attempts: MAX_ATTEMPTS,
         last_error: `fail ${MAX_ATTEMPTS}`,
+        relayed_to: null,
       },
-      { channel: 'log', status: 'sent', attempts: 1, last_error: null },
+      { channel: 'log', status: 'sent', attempts: 1, last_error: null, relayed_to: null },
     ]);
     expect(() => store.deliveries.markDelivered(id, 'webhook:x', now)).toThrow(StoreError);
   });

@@ -5,7 +5,7 @@
  * unique dedupe key stops a replayed notification from being stored twice.
  */
 import { StoreError, type Db } from '../store/db.js';
-import { DeliveryQueue } from './deliveries.js';
+import { DeliveryQueue, type RelayPolicy } from './deliveries.js';
 import { normalizeRule, type AlertRule, type AlertRuleSpec, type RuleDefinition } from './rule.js';
 import {
   initialState,
@@ -86,8 +86,12 @@ export class AlertStore {
   /** Each notification's delivery per channel, retried with backoff. */
   readonly deliveries: DeliveryQueue;
 
-  constructor(readonly db: Db) {
-    this.deliveries = new DeliveryQueue(db);
+  /** `relay`: the channels a recorder leaves to relays in other processes (deliveries.ts). */
+  constructor(
+    readonly db: Db,
+    opts: { relay?: RelayPolicy } = {},
+  ) {
+    this.deliveries = new DeliveryQueue(db, opts.relay ?? null);
     const p = (sql: string) => db.prepare(sql);
     this.stmt = {
       version: p('SELECT value FROM meta WHERE key = ?').pluck(),

@@ -145,6 +145,12 @@ export const MIGRATIONS: readonly Migration[] = [
     sketch BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
   `,
   packSystemRows,
+  `
+  -- An mcp notification of a recorder that has no MCP client (kmpm daemon) is left to the
+  -- kmpm mcp servers reading its data, which relay it to their clients: relayed_to counts
+  -- the clients they reached. NULL where the recorder delivers the channel itself.
+  ALTER TABLE alert_delivery ADD COLUMN relayed_to INTEGER;
+  `,
 ];
 
 /** Rows converted per read: better-sqlite3 runs no statement while another iterates. */
