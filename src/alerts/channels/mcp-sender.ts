@@ -1,9 +1,23 @@
 /** The 'mcp' channel: an MCP logging message to the connected client. */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { DeliveryJob } from '../deliveries.js';
 import type { Sender } from '../dispatcher.js';
 import { payload } from './senders.js';
 
 const LEVEL = { low: 'info', medium: 'warning', high: 'error', critical: 'critical' } as const;
+
+/**
+ * Sends one notification to the server's client as a logging message of logger
+ * `kmpm.alerts`, at the level of its severity. Both the recording server's sender and the
+ * relays of the others (mcp-relay.ts) send through this, so clients see one format.
+ */
+export function notifyClient(server: McpServer, { event, channel }: DeliveryJob): Promise<void> {
+  return server.sendLoggingMessage({
+    level: LEVEL[event.severity as keyof typeof LEVEL] ?? 'warning',
+    logger: 'kmpm.alerts',
+    data: payload(event, channel),
+  });
+}
 
 /** How long a delivery waits for a client that has not initialized yet (default). */
 export const CLIENT_WAIT_MS = 10_000;
@@ -16,23 +30,25 @@ export const CLIENT_WAIT_MS = 10_000;
  */
 export function mcpSender(server: McpServer, waitMs = CLIENT_WAIT_MS): Sender {
   let initialized = false;
-  const ready = new Promise<void>((resolve) => {
+  const ready = whenInitialized(server).then(() => {
+    initialized = true;
+  });
+  return async (job) => {
+    if (!initialized) await waitFor(ready, waitMs);
+    if (!initialized || !server.isConnected()) throw new Error('no MCP client is connected');
+    await notifyClient(server, job);
+  };
+}
+
+/** Resolves once the server's client has initialized; a handler set before still runs. */
+export function whenInitialized(server: McpServer): Promise<void> {
+  return new Promise((resolve) => {
     const before = server.server.oninitialized;
     server.server.oninitialized = () => {
-      initialized = true;
       before?.();
       resolve();
     };
   });
-  return async ({ event, channel }) => {
-    if (!initialized) await waitFor(ready, waitMs);
-    if (!initialized || !server.isConnected()) throw new Error('no MCP client is connected');
-    await server.sendLoggingMessage({
-      level: LEVEL[event.severity as keyof typeof LEVEL] ?? 'warning',
-      logger: 'kmpm.alerts',
-      data: payload(event, channel),
-    });
-  };
 }
 
 /** Resolves when `p` does or after `ms`, whichever is first; never keeps the process alive. */
