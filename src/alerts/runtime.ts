@@ -42,17 +42,18 @@ export class AlertRuntime {
   private failing = false;
 
   constructor(
-    alerts: AlertStore,
+    /** Where the evaluator stores states and notifications, and the dispatcher reads them. */
+    readonly store: AlertStore,
     runs: RunStore,
     private readonly opts: AlertRuntimeOptions,
   ) {
     const clock = opts.clock ?? Date.now;
-    this.evaluator = new AlertEvaluator(alerts, {
+    this.evaluator = new AlertEvaluator(store, {
       intervalMs: opts.intervalMs,
       clock,
       runs: finishedRuns(runs),
     });
-    this.dispatcher = new DeliveryDispatcher(alerts.deliveries, opts.senders, {
+    this.dispatcher = new DeliveryDispatcher(store.deliveries, opts.senders, {
       logger: opts.logger,
       clock,
       ...(opts.missingSender ? { missing: opts.missingSender } : {}),

@@ -1,6 +1,8 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Command } from 'commander';
+import { relayToClient } from '../alerts/channels/mcp-relay.js';
 import { mcpSender } from '../alerts/channels/mcp-sender.js';
+import { DeliveryQueue } from '../alerts/deliveries.js';
 import { createMcpServer } from '../mcp/server.js';
 import { MonitorSessions } from '../mcp/sessions.js';
 import { LockHeldError } from '../store/lock.js';
@@ -21,7 +23,7 @@ export function registerMcp(program: Command, io: Io = processIo): void {
     program
       .command('mcp')
       .description(
-        'serve the MCP tools over stdio (stdout carries only the protocol; logs go to stderr). Records while no daemon does.',
+        "serve the MCP tools over stdio (stdout carries only the protocol; logs go to stderr). Records while no daemon does; otherwise relays the recorder's mcp alert notifications to its client.",
       )
       .option('--no-record', 'serve stored and imported history only; never start the recorder'),
     'seconds between samples when this process records',
@@ -64,6 +66,12 @@ export function registerMcp(program: Command, io: Io = processIo): void {
           );
         }
       }
+      // Not recording, it relays the recorder's 'mcp' notifications to its client, from those
+      // stored after this point on.
+      const relay =
+        recording === null
+          ? relayToClient(server, new DeliveryQueue(rt.store.db), { logger: rt.logger })
+          : null;
       const stdin = io.stdin ?? process.stdin;
       const transport = new StdioServerTransport(stdin, io.stdout ?? process.stdout);
       await server.connect(transport);
@@ -76,6 +84,7 @@ export function registerMcp(program: Command, io: Io = processIo): void {
         stdin.on('close', stop);
       });
       sessions.stopAll();
+      await relay?.stop();
       await recording?.stop();
       await server.close();
       rt.store.close();

@@ -1,5 +1,6 @@
 import type { PlatformBackend } from '../collect/backend.js';
 import { Recorder } from '../collect/recorder.js';
+import { MCP_RELAY, RELAY_WAIT_MS } from '../alerts/channels/mcp-relay.js';
 import { desktopSender, logSender, webhookSender } from '../alerts/channels/senders.js';
 import { channelKind, type Senders } from '../alerts/dispatcher.js';
 import { AlertRuntime } from '../alerts/runtime.js';
@@ -9,13 +10,13 @@ import type { Command } from 'commander';
 import { numberOption, type Runtime } from './common.js';
 
 /**
- * The 'mcp' channel reaches the client of the process that records: `kmpm mcp` has one,
- * `kmpm daemon` never does. There such a delivery fails at once, and the notification stays
- * in the alert history that any `kmpm mcp` reading this data directory shows.
+ * A recorder with no sender for 'mcp' (`kmpm daemon`) leaves that channel to the relays of
+ * the `kmpm mcp` servers reading its data (MCP_RELAY). It takes such a delivery only once
+ * no relay has delivered it within RELAY_WAIT_MS, and then fails it.
  */
-function missingSender(channel: string): string {
+export function missingSender(channel: string): string {
   return channelKind(channel) === 'mcp'
-    ? 'no MCP client: the recorder is `kmpm daemon`, and mcp notifications reach only the client of a recording `kmpm mcp`; the notification is kept in the alert history'
+    ? `no MCP client connected to a \`kmpm mcp\` serving this data directory received it within ${RELAY_WAIT_MS / 1000} s; the notification is kept in the alert history`
     : `channel '${channel}' cannot be delivered by this recorder`;
 }
 
@@ -89,7 +90,9 @@ export function startRecording(
       onError: (name, err) =>
         rt.logger.warn({ err, collector: name }, `collector ${name} failed; the others go on`),
     });
-    const alerts = new AlertRuntime(new AlertStore(rt.store.db), rt.store.runs, {
+    // Without an MCP client of its own, the recorder leaves 'mcp' to relays (above).
+    const store = new AlertStore(rt.store.db, opts.senders?.['mcp'] ? {} : { relay: MCP_RELAY });
+    const alerts = new AlertRuntime(store, rt.store.runs, {
       intervalMs: opts.intervalMs,
       logger: rt.logger,
       senders: {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveSystem } from '../../src/analyze/derive.js';
@@ -39,9 +40,16 @@ async function connect(dataDir: string) {
   const client = new Client({ name: 'e2e-alerts', version: '1.0.0' });
   const protocolErrors: Error[] = [];
   client.onerror = (e) => protocolErrors.push(e);
+  /** dedupe keys of the alert notifications the client received as logging messages */
+  const notified: string[] = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    if (n.params.logger === 'kmpm.alerts') {
+      notified.push((n.params.data as Structured)['dedupe_key'] as string);
+    }
+  });
   await client.connect(transport);
   clients.push(client);
-  return { client, protocolErrors, stderr: () => stderr };
+  return { client, protocolErrors, notified, stderr: () => stderr };
 }
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -325,18 +333,15 @@ describe('alerts across kill -9 of the recording daemon', () => {
     );
     await waitFor(() => received(hook, 1).length === 1, 10_000, 'the firing webhook');
 
-    // the daemon has no MCP client: the mcp delivery fails at once, with the reason, and
-    // the notification is in the history this server shows
+    // the daemon has no MCP client: this server relayed the mcp notification to its client,
+    // and the history it shows says so
+    await waitFor(() => conn.notified.length === 1, 5_000, 'the relayed mcp notification');
+    expect(conn.notified).toEqual(['1:1:firing:0']);
     const shown = (await settledHistory(conn, { alert_name: 'firing one' }))['events'][0][
       'deliveries'
     ] as Structured[];
     expect(shown).toEqual([
-      expect.objectContaining({
-        channel: 'mcp',
-        status: 'failed',
-        attempts: 1,
-        last_error: expect.stringMatching(/no MCP client: the recorder is `kmpm daemon`/),
-      }),
+      { channel: 'mcp', status: 'sent', attempts: 0, last_error: null, relayed_to: 1 },
       expect.objectContaining({ channel: `webhook:${hook.url}`, status: 'sent', attempts: 1 }),
     ]);
 
@@ -382,6 +387,8 @@ describe('alerts across kill -9 of the recording daemon', () => {
     await new Promise((res) => setTimeout(res, 3_000)); // a few more ticks: still once
     expect(received(hook, 1)).toEqual(['1:1:firing:0', '1:1:repeat:1']);
     expect(received(hook, 2)).toEqual(['2:1:firing:0']);
+    // the client beside the daemon heard each mcp notification once, across both restarts
+    expect(conn.notified).toEqual(['1:1:firing:0', '1:1:repeat:1']);
     const fin = await rule(conn, 'firing one');
     expect(fin).toMatchObject({ status: 'firing', episode: 1, since: fired['since'] });
     expect(fin['recent_events'].map((e: Structured) => e['kind'])).toEqual(['repeat', 'firing']);

@@ -198,6 +198,7 @@ export function registerAlertManagementTools(server: McpServer, ctx: ServerConte
                 status: z.string(),
                 attempts: z.number(),
                 last_error: z.string().nullable(),
+                relayed_to: z.number().nullable(),
               }),
             ),
           }),

@@ -90,7 +90,7 @@ describe('alert tools (in memory, real store)', () => {
       });
       expect(m.s.unavailable_channels).toEqual([]);
       expect(m.s.notes.join(' ')).toMatch(
-        /channel mcp: .*this server does not record.*kept in the alert history only/,
+        /channel mcp: this server does not record; it relays the recorder's notifications to its client .* within 30 s is marked failed/,
       );
     } finally {
       process.env['PATH'] = saved;
@@ -155,7 +155,9 @@ describe('alert tools (in memory, real store)', () => {
     expect(hist.s.events.map((e: Structured) => e.kind)).toEqual(['resolved', 'firing']);
     expect(hist.s.events[0]).toMatchObject({
       alert_name: 'hot',
-      deliveries: [{ channel: 'log', status: 'pending', attempts: 0, last_error: null }],
+      deliveries: [
+        { channel: 'log', status: 'pending', attempts: 0, last_error: null, relayed_to: null },
+      ],
     });
     expect(hist.text).toMatch(/resolved: \[medium\] hot/);
     const one = await call('km_get_alert_history', { alert_name: 'hot', limit: 1 });

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { SYSTEM_METRICS, AUTOMATION_METRICS } from '../../analyze/catalog.js';
 import { checkChannels } from '../../alerts/channels/availability.js';
+import { RELAY_WAIT_MS } from '../../alerts/channels/mcp-relay.js';
 import { MAX_CHANNELS } from '../../alerts/channel-spec.js';
 import {
   CATEGORIES,
@@ -132,7 +133,7 @@ export function registerSetAlertTool(server: McpServer, ctx: ServerContext): voi
       for (const u of unavailable) notes.push(`channel ${u.channel}: ${u.reason}`);
       if (!ctx.recording() && def.spec.notification_channels.includes('mcp')) {
         notes.push(
-          'channel mcp: notifications reach the MCP client of the `kmpm mcp` that records this data directory; this server does not record, and while `kmpm daemon` records they are kept in the alert history only',
+          `channel mcp: this server does not record; it relays the recorder's notifications to its client as logging messages (logger kmpm.alerts) within about 2 s while the client is connected. When \`kmpm daemon\` records, a notification that no client of a \`kmpm mcp\` serving this data directory received within ${RELAY_WAIT_MS / 1000} s is marked failed in the alert history`,
         );
       }
       const structured = {
