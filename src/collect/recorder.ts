@@ -19,14 +19,8 @@ export interface RecorderOptions {
   minuteRetentionMs?: number;
   /** 1-hour rollups kept this long (default 2 years). */
   hourRetentionMs?: number;
-  /** How often self-metrics are flushed (default 60 s). */
+  /** How often self-metrics are flushed and complete minutes rolled up (default 60 s). */
   housekeepingMs?: number;
-  /**
-   * How often complete minutes are rolled up into the tiers (default 10 min), at the next
-   * housekeeping; sooner while a rollup stopped at its batch limit. Readers take raw samples
-   * past the rollup's watermark, so a later rollup changes no answer.
-   */
-  rollupEveryMs?: number;
   /**
    * How often retention deletes expired rows (default 10 min), at the next housekeeping;
    * sooner while a pass stopped at its batch limit.
@@ -49,11 +43,6 @@ interface CollectorTotals {
 export const DEFAULT_RAW_RETENTION_MS = 48 * 3600_000;
 const DEFAULT_SELF_RETENTION_MS = 30 * 24 * 3600_000;
 const DEFAULT_RETENTION_EVERY_MS = 10 * 60_000;
-/**
- * Rolling ten minutes up at once costs a fraction of ten rollups a minute apart: code that
- * runs once a minute is cold every time (measured in docs/performance.md).
- */
-const DEFAULT_ROLLUP_EVERY_MS = 10 * 60_000;
 
 /**
  * Samples on a self-correcting timer (setInterval drifts ~70 ms/min), writes one
@@ -73,8 +62,6 @@ export class Recorder {
   private lastHousekeeping: number;
   private lastRetention = -Infinity;
   private retentionBehind = false;
-  private lastRollup = -Infinity;
-  private rollupBehind = false;
   /** Prepared at the first flush, once a minute after that. */
   private statStatements: { collector: Statement; recorder: Statement } | undefined;
   private failures = 0;
@@ -179,12 +166,7 @@ export class Recorder {
       this.opts.logger.warn({ err }, 'housekeeping failed; will retry');
     }
     const { machine, minuteRetentionMs, hourRetentionMs } = this.opts;
-    const rollup =
-      this.rollupBehind ||
-      now - this.lastRollup >= (this.opts.rollupEveryMs ?? DEFAULT_ROLLUP_EVERY_MS);
-    if (machine && (rollup || retention)) {
-      this.lastRollup = now;
-      this.rollupBehind = false;
+    if (machine) {
       try {
         const tiers = maintainTiers(this.store.db, {
           now,
@@ -194,10 +176,8 @@ export class Recorder {
           ...(hourRetentionMs === undefined ? {} : { hourRetentionMs }),
         });
         behind ||= tiers.more;
-        this.rollupBehind = tiers.rollupMore;
       } catch (err) {
         // each rolled-up bucket commits with its watermark, so a retry resumes cleanly
-        this.rollupBehind = true;
         this.opts.logger.warn({ err }, 'rollup failed; will retry');
       }
     }

@@ -48,7 +48,7 @@ export function readRawColumns(
 
 /**
  * readRawColumns with its statements prepared once, for a caller that reads a window of
- * the same database again and again (the minute rollup, a minute at a time).
+ * the same database again and again (the minute rollup, every minute).
  */
 export class RawColumnReader {
   private readonly systemRows: SystemRows;

@@ -50,7 +50,7 @@ export function systemPoints(w: DerivedWindow): SeriesPoints[] {
 
 /**
  * The statements of processPoints and automationPoints, prepared once: the recorder rolls
- * up every ten minutes (rollup.ts keeps them per database).
+ * up every minute (rollup.ts keeps them per database).
  */
 export interface MinuteSources {
   query: SampleQuery;

@@ -80,7 +80,7 @@ function commit(db: Db, series: SeriesIds, key: string, until: number, work: () 
 }
 
 /**
- * What the rollups of one database prepare once: the recorder rolls up every ten minutes, and
+ * What the rollups of one database prepare once: the recorder rolls up every minute, and
  * preparing a dozen statements each time cost more than some of the minutes' work.
  */
 interface RollupContext {

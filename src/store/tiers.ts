@@ -25,18 +25,14 @@ export interface TierReport {
   pruned: number;
   /** A retention pass stopped at its batch limit with more rows due. */
   more: boolean;
-  /** The minute rollup stopped at its batch limit with complete minutes still waiting. */
-  rollupMore: boolean;
 }
 
 export function maintainTiers(db: Db, opts: TierOptions): TierReport {
   const { now } = opts;
-  const rolled = rollupMinutes(db, { now, machine: opts.machine });
-  const minutes = rolled.buckets;
-  const rollupMore = rolled.more;
+  const minutes = rollupMinutes(db, { now, machine: opts.machine }).buckets;
   const hours = rollupHours(db, { now }).buckets;
   const days = rollupDays(db, { now }).buckets;
-  if (opts.prune === false) return { minutes, hours, days, pruned: 0, more: false, rollupMore };
+  if (opts.prune === false) return { minutes, hours, days, pruned: 0, more: false };
   const hourCutoff = now - (opts.hourRetentionMs ?? DEFAULT_HOUR_RETENTION_MS);
   const m = pruneTier(db, '1m', now - (opts.minuteRetentionMs ?? DEFAULT_MINUTE_RETENTION_MS));
   const h = pruneTier(db, '1h', hourCutoff);
@@ -47,6 +43,5 @@ export function maintainTiers(db: Db, opts: TierOptions): TierReport {
     days,
     pruned: m.deleted + h.deleted + d.deleted,
     more: m.more || h.more || d.more,
-    rollupMore,
   };
 }
