@@ -90,14 +90,18 @@ export function mergeAggregates(a: Aggregate, b: Aggregate): Aggregate {
 /** Prepared statements for merging into both tiers; create one per batch of work. */
 export class BucketWriter {
   private readonly select: Record<Tier, Statement>;
+  private readonly insert: Record<Tier, Statement>;
   private readonly upsert: Record<Tier, Statement>;
 
   constructor(db: Db) {
     const sel = (t: string) =>
       db.prepare(`SELECT last, last_ts, sketch FROM ${t} WHERE series_id = ? AND ts = ?`);
+    const ins = (t: string) =>
+      db.prepare(`INSERT INTO ${t} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     const ups = (t: string) =>
       db.prepare(`INSERT OR REPLACE INTO ${t} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.select = { '1m': sel('rollup_1m'), '1h': sel('rollup_1h'), '1d': sel('rollup_1d') };
+    this.insert = { '1m': ins('rollup_1m'), '1h': ins('rollup_1h'), '1d': ins('rollup_1d') };
     this.upsert = { '1m': ups('rollup_1m'), '1h': ups('rollup_1h'), '1d': ups('rollup_1d') };
   }
 
@@ -120,31 +124,34 @@ export class BucketWriter {
   }
 
   mergeAggregate(tier: Tier, seriesId: number, bucketTs: number, agg: Aggregate): void {
-    const row = this.select[tier].get(seriesId, bucketTs) as Row | undefined;
-    let merged = agg;
-    if (row) {
-      let old: QuantileSketch;
-      try {
-        old = QuantileSketch.decode(row.sketch);
-      } catch (err) {
-        throw new RollupError(`${tier} row of series ${seriesId} at ${bucketTs} is corrupt`, {
-          cause: err,
-        });
-      }
-      merged = mergeAggregates({ sketch: old, last: row.last, lastTs: row.last_ts }, agg);
+    // A rollup writes each bucket once: try the new row first, merge only into one there.
+    if (this.write(this.insert[tier], seriesId, bucketTs, agg) > 0) return;
+    const row = this.select[tier].get(seriesId, bucketTs) as Row;
+    let old: QuantileSketch;
+    try {
+      old = QuantileSketch.decode(row.sketch);
+    } catch (err) {
+      throw new RollupError(`${tier} row of series ${seriesId} at ${bucketTs} is corrupt`, {
+        cause: err,
+      });
     }
-    const s = merged.sketch;
-    this.upsert[tier].run(
+    const merged = mergeAggregates({ sketch: old, last: row.last, lastTs: row.last_ts }, agg);
+    this.write(this.upsert[tier], seriesId, bucketTs, merged);
+  }
+
+  private write(stmt: Statement, seriesId: number, bucketTs: number, agg: Aggregate): number {
+    const s = agg.sketch;
+    return stmt.run(
       seriesId,
       bucketTs,
       s.count,
       s.sum,
       s.min,
       s.max,
-      merged.last,
-      merged.lastTs,
+      agg.last,
+      agg.lastTs,
       s.encode(),
-    );
+    ).changes;
   }
 }
 
