@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SYSTEM_METRICS } from '../analyze/catalog.js';
 import { deriveSystem } from '../analyze/derive.js';
+import type { DerivedWindow } from '../analyze/derive-window.js';
 import { QuantileSketch } from '../analyze/sketch.js';
 import { createBackend } from '../collect/backend.js';
 import { Recorder } from '../collect/recorder.js';
@@ -9,13 +10,15 @@ import { BOOT, rng } from '../../test/helpers/history.js';
 import { MACHINE, cpu, proc, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import type { DiskCounters, MachineInfo, NetCounters } from '../types.js';
-import { aggregate, type Aggregate, type Point } from './bucket.js';
+import { aggregate, RollupError, type Aggregate, type Point } from './bucket.js';
 import { Store } from './index.js';
 import { ROLLUP_1M_UNTIL, rollupMinutes } from './rollup.js';
+import { processEntityLenient } from './series.js';
 import {
+  TOP_PROCESSES,
   automationPoints,
   minuteSources,
-  processPoints,
+  systemAggregates,
   type SeriesPoints,
 } from './rollup-sources.js';
 
@@ -25,6 +28,65 @@ const cleanup: (() => void)[] = [];
 afterEach(() => {
   for (const f of cleanup.splice(0).reverse()) f();
 });
+
+/**
+ * processPoints as it was before its own statement: processes from SampleQuery's
+ * processStatesAt at both ends of the window, exited ones up to their last row.
+ */
+function referenceProcesses(
+  store: Store,
+  w: { tStart: number; tEnd: number; bootTime: number | null },
+  machine: MachineInfo,
+): SeriesPoints[] {
+  const key = (p: { pid: number; start_ticks: number }) => `${p.pid}:${p.start_ticks}`;
+  const before = new Map(
+    store.query.processStatesAt(w.tStart, w.tEnd, w.tStart).map((p) => [key(p), p.utime + p.stime]),
+  );
+  const exited = minuteSources(store.db).exited.all(w.tStart, w.tEnd) as {
+    pid: number;
+    start_ticks: number;
+    comm: string;
+    ticks: number | null;
+  }[];
+  const gone = new Set(exited.map(key));
+  const byComm = new Map<string, { cpuTicks: number; rss: number }>();
+  const add = (p: { pid: number; start_ticks: number; comm: string }, ticks: number | null) => {
+    const e = byComm.get(p.comm) ?? { cpuTicks: 0, rss: 0 };
+    byComm.set(p.comm, e);
+    const started =
+      w.bootTime !== null &&
+      w.bootTime * 1000 + (p.start_ticks / machine.clockTicks) * 1000 >= w.tStart - 1000;
+    const start = before.get(key(p)) ?? (started ? 0 : null);
+    if (ticks !== null && start !== null && ticks >= start) e.cpuTicks += ticks - start;
+    return e;
+  };
+  for (const p of store.query.processStatesAt(w.tStart, w.tEnd, w.tEnd)) {
+    if (!gone.has(key(p))) add(p, p.utime + p.stime).rss += p.rss_pages * machine.pageSize;
+  }
+  for (const p of exited) add(p, p.ticks);
+  const seconds = (w.tEnd - w.tStart) / 1000;
+  const rows = [...byComm].map(([comm, e]) => ({
+    comm,
+    cpu: (e.cpuTicks / machine.clockTicks / seconds) * 100,
+    rss: e.rss,
+  }));
+  const top = new Set([
+    ...[...rows].sort((a, b) => b.cpu - a.cpu).slice(0, TOP_PROCESSES),
+    ...[...rows].sort((a, b) => b.rss - a.rss).slice(0, TOP_PROCESSES),
+  ]);
+  return [...top].flatMap((r) => [
+    {
+      metric: 'process_cpu_percent',
+      entity: processEntityLenient(r.comm),
+      points: [{ ts: w.tEnd, value: r.cpu }],
+    },
+    {
+      metric: 'process_rss_bytes',
+      entity: processEntityLenient(r.comm),
+      points: [{ ts: w.tEnd, value: r.rss }],
+    },
+  ]);
+}
 
 /**
  * The oracle: one minute's rows as rollupMinutes made them from a Snapshot per sample and
@@ -47,12 +109,12 @@ function reference(store: Store, machine: MachineInfo, minute: number): [string,
     }
     if (points.length > 0) series.push({ metric: name, entity: 'system', points });
   }
-  const sources = minuteSources(store.db, store.query);
+  const sources = minuteSources(store.db);
   const first = snaps[0];
   const last = snaps.at(-1);
   if (first && last && last.ts > first.ts && last.ts >= minute) {
     const window = { tStart: first.ts, tEnd: last.ts, bootTime: last.system.boot_time };
-    series.push(...processPoints(sources, window, machine));
+    series.push(...referenceProcesses(store, window, machine));
   }
   series.push(...automationPoints(sources, minute, minute + MIN));
   return series.map((s) => [`${s.metric} ${s.entity} ${minute}`, aggregate(s.points)!]);
@@ -214,6 +276,13 @@ function writeVaried(store: Store, start: number): void {
 }
 
 describe('rollupMinutes from raw columns', () => {
+  it('refuses system values of an interval that ends outside the bucket', () => {
+    const window = { ts: [T + 30_000, T + MIN], metrics: {} } as unknown as DerivedWindow;
+    expect(() => systemAggregates(window, T, T + MIN)).toThrow(
+      new RollupError(`an interval ends at ${T + MIN}, outside the bucket [${T}, ${T + MIN})`),
+    );
+  });
+
   it('stores the rows the Snapshot and deriveSystem path stored, on varied samples', () => {
     const store = Store.open(tempDir());
     cleanup.push(() => store.close());

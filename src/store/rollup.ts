@@ -19,13 +19,12 @@ import {
   type Tier,
 } from './bucket.js';
 import { MetaTable, type Db } from './db.js';
-import { SampleQuery } from './query.js';
 import { RawColumnReader, type RawColumnOptions } from './raw-columns.js';
 import {
   automationPoints,
   minuteSources,
   processPoints,
-  systemPoints,
+  systemAggregates,
   type MinuteSources,
   type SeriesPoints,
 } from './rollup-sources.js';
@@ -103,7 +102,7 @@ function contextFor(db: Db): RollupContext {
   if (ctx) return ctx;
   ctx = {
     meta: new MetaTable(db),
-    sources: minuteSources(db, new SampleQuery(db)),
+    sources: minuteSources(db),
     rawColumns: new RawColumnReader(db),
     series: new SeriesIds(db),
     writer: new BucketWriter(db),
@@ -174,17 +173,21 @@ export function rollupMinutes(db: Db, opts: RollupMinutesOptions): RollupResult 
       // From the last sample before the minute: the minute's first interval ends in it.
       const from = (prevTs.get(minute) as number | null) ?? minute;
       const columns = rawColumns.read(from, minute + MINUTE_MS - 1, RAW_COLUMNS);
-      const all: SeriesPoints[] = systemPoints(deriveWindow(columns, from, opts.machine.cores));
+      const window = deriveWindow(columns, from, opts.machine.cores);
+      for (const s of systemAggregates(window, minute, minute + MINUTE_MS)) {
+        writer.mergeAggregate('1m', series.id(s.metric, s.entity), minute, s.aggregate);
+      }
+      const all: SeriesPoints[] = [];
       const { ts } = columns;
       const last = ts.length - 1;
       if (last > 0 && ts[last]! >= minute) {
         const bootTime = columns.system.boot_time![last]!;
-        const window = {
+        const span = {
           tStart: ts[0]!,
           tEnd: ts[last]!,
           bootTime: Number.isNaN(bootTime) ? null : bootTime,
         };
-        all.push(...processPoints(sources, window, opts.machine));
+        all.push(...processPoints(sources, span, opts.machine));
       }
       all.push(...automationPoints(sources, minute, minute + MINUTE_MS));
       for (const s of all) writer.merge('1m', series.id(s.metric, s.entity), minute, s.points);
