@@ -256,15 +256,30 @@ describe('AlertEvaluator on synthetic snapshots', () => {
     expect(store.events(rule.id).map((e) => e.kind)).toEqual(['firing']);
   });
 
-  it('writes every state at the checkpoint interval, only changes in between', () => {
+  it('checkpoints active rules and rules on automations, quiet system rules only on change', () => {
     const { store, define, evaluator } = setup();
-    define({});
+    define({}); // cpu > 80: quiet at 10 %
+    define({ alert_name: 'busy', threshold_value: 5 }); // pending from 1 s, firing from 31 s
+    define({
+      alert_name: 'slow',
+      monitoring_scope: 'automation',
+      target_id: 'backup',
+      metric_type: 'execution_time',
+      threshold_value: 1000,
+    });
     const ev = evaluator(10_000);
     ev.start(0);
-    drive(ev, 0, 5, () => 10);
-    expect(store.getRule('cpu')?.state.lastValue).toBe(null);
-    drive(ev, 6, 12, () => 10);
-    expect(store.getRule('cpu')?.state.lastValue).toBe(10);
+    ev.observeRuns([run(1, 'backup', 0, { wall_ms: 500 })]);
+    expect(drive(ev, 0, 45, () => 10)).toEqual(['31:firing']);
+    const stored = (name: string) => store.getRule(name)?.state;
+    expect(stored('cpu')).toMatchObject({ status: 'inactive', lastTs: null, lastValue: null });
+    expect(stored('busy')).toMatchObject({ status: 'firing', lastTs: 40 * S, lastValue: 10 });
+    expect(stored('slow')).toMatchObject({ status: 'inactive', lastTs: 40 * S, lastValue: 500 });
+    expect(ev.current().map((e) => [e.state.lastTs, e.state.lastValue])).toEqual([
+      [45 * S, 10],
+      [45 * S, 10],
+      [45 * S, 500],
+    ]);
   });
 
   it('reloads rules changed since the last tick and reports broken ones', () => {

@@ -1,26 +1,34 @@
 /**
- * Runs every rule once per recorder tick: one sample per rule from the snapshot pair (system
- * metrics) or the automation runs seen so far, one `step` per rule, and — when a state must
- * be stored or a notification was caused — one transaction that writes both. The in-memory
- * states move only after that transaction commits, so a failed write is retried whole next
- * tick and can neither lose a notification nor send one twice. (The exception is a quiet
- * rule — not active, no breach — whose last-seen fields move in place, see quietStep: nothing
- * about it is stored, so nothing needs rolling back.) Quiet ticks write nothing, and with no
- * rules a tick is one read of the rules' version.
+ * Runs the rules once per recorder tick. Quiet system rules (not active, nothing breached:
+ * the usual case) are not visited at all: per metric, a QuietIndex finds by binary search
+ * on the tick's value the only ones it breaches, and keeps their last-seen fields once.
+ * Those, the active rules and the rules on automations are stepped one by one, with one
+ * sample each from the snapshot pair (system metrics) or the automation runs seen so far.
+ * When a state must be stored or a notification was caused, one transaction writes both.
+ * The rules move only after that transaction commits, so a failed write is retried whole
+ * next tick and can neither lose a notification nor send one twice. (A rule stepped one by
+ * one that stays quiet moves its last-seen fields in place, see quietStep: nothing about it
+ * is stored, so nothing needs rolling back.) Quiet ticks write nothing, and with no rules a
+ * tick is one read of the rules' version.
+ *
+ * Quiet system rules are not checkpointed either: their stored states differ from memory
+ * only in the last-seen fields, which decide nothing on restart (see needsSave), and
+ * listings read a fresher last value from the stored samples. Active rules and rules on
+ * automations are written at least every checkpointMs.
  */
 import { deriveSystem, type SystemValues } from '../analyze/derive.js';
 import type { Clock, Snapshot } from '../types.js';
 import { notificationMessage } from './message.js';
+import { quietState, type Tracks } from './quiet-index.js';
 import type { AlertEntity, AlertRule } from './rule.js';
+import { RuleSet, type Entry } from './rule-set.js';
 import { AutomationValues, type FinishedRun } from './runs.js';
 import {
   initialState,
   maxGapFor,
   needsSave,
-  quietCondition,
   quietStep,
   resume,
-  type QuietCondition,
   step,
   type AlertState,
   type Notification,
@@ -36,8 +44,9 @@ export interface EvaluatorOptions {
   /** Defaults to maxGapFor(intervalMs). */
   maxGapMs?: number;
   /**
-   * Every state is written at least this often (default 60 s), so stored last values and
-   * timestamps are never older than this for listings and restarts.
+   * Active rules and rules on automations are written at least this often (default 60 s),
+   * so their stored last values and timestamps are never older than this for listings and
+   * restarts. Quiet system rules are not (see above).
    */
   checkpointMs?: number;
   /**
@@ -59,24 +68,6 @@ export class AlertEngineError extends Error {
   }
 }
 
-interface Entry {
-  rule: AlertRule;
-  state: AlertState;
-  /** The rule's raise condition, for quietStep. */
-  cond: QuietCondition;
-  /** The system metric watched; null for a rule on automations. */
-  systemMetric: string | null;
-}
-
-function entry(rule: AlertRule, state: AlertState, like?: Entry): Entry {
-  return {
-    rule,
-    state,
-    cond: like?.cond ?? quietCondition(rule),
-    systemMetric: rule.entity.kind === 'system' ? rule.metric : null,
-  };
-}
-
 type Values = Record<string, number | null>;
 
 /** Many automations, one value: the one that most violates the rule. */
@@ -95,14 +86,24 @@ function worst(rule: AlertRule, values: readonly number[]): number | null {
   }
 }
 
-interface Loaded {
-  entries: Entry[];
-  version: number;
-  broken: BrokenRule[];
+/** A tick's samples: their time and the system values (null when none were derived). */
+interface TickInput {
+  ts: number;
+  system: SystemValues | null;
+}
+
+/** A metric's value of the tick, for its track. */
+interface Feed {
+  metric: string;
+  value: number | null;
 }
 
 interface Advanced {
-  entries: Entry[];
+  /** The rules stepped one by one, in entries order, and the states they step to. */
+  stepped: readonly Entry[];
+  states: AlertState[];
+  /** The metrics whose tracks take the tick's sample (all but those it is out of order for). */
+  feeds: Feed[];
   changes: StateChange[];
   events: NewEvent[];
   notifications: Notification[];
@@ -111,24 +112,24 @@ interface Advanced {
 const NONE: readonly Notification[] = Object.freeze([]);
 
 /**
- * What an advance returns when quietStep moved a state in place: a rule that is not active
- * and did not breach. Nothing about it is stored (but at a checkpoint), so there is nothing
- * to roll back if the tick's transaction fails; its last-seen fields simply stay moved.
+ * What stepOne returns when quietStep moved a state in place: a rule that is not active
+ * and did not breach. Nothing about it is stored (unless a checkpoint writes it), so there
+ * is nothing to roll back if the tick's transaction fails; its last-seen fields simply stay
+ * moved.
  */
 const QUIET: StepResult = Object.freeze({ state: initialState(), effects: NONE });
 
 export class AlertEvaluator {
-  private entries: Entry[] = [];
-  private version = -1;
+  /** LastSeen per system metric; kept across reloads, so reloaded quiet rules join at once. */
+  private readonly tracks: Tracks = new Map();
+  private set: RuleSet = new RuleSet([], -1, [], this.tracks);
   private lastCheckpoint = -Infinity;
   private readonly runs = new AutomationValues();
   private runsReadUpTo: number | null = null;
-  private watchesSystem = false;
-  private watchesAutomations = false;
   private readonly stepOpts: StepOptions;
   private readonly clock: Clock;
-  /** Stored rules this version could not load, from the last reload. */
-  broken: BrokenRule[] = [];
+  /** Rules stepped one by one on the last committed tick; quiet system rules were not. */
+  steppedLastTick = 0;
 
   constructor(
     private readonly store: AlertStore,
@@ -138,9 +139,14 @@ export class AlertEvaluator {
     this.stepOpts = { maxGapMs: opts.maxGapMs ?? maxGapFor(opts.intervalMs) };
   }
 
-  /** Rules and their states as the evaluator holds them now. */
+  /** Stored rules this version could not load, from the last reload. */
+  get broken(): readonly BrokenRule[] {
+    return this.set.broken;
+  }
+
+  /** Rules and their states as the evaluator holds them now (last-seen fields current). */
   current(): readonly Readonly<Entry>[] {
-    return this.entries;
+    return this.set.materialised();
   }
 
   /** Feeds finished automation runs (duplicates are ignored, so overlapping batches are fine). */
@@ -153,7 +159,7 @@ export class AlertEvaluator {
    * was running (a repeat whose cooldown elapsed). Returns the notifications stored.
    */
   start(now = this.clock()): readonly Notification[] {
-    return this.tick(now, (e) => resume(e.rule, e.state, now));
+    return this.tick(now, () => null);
   }
 
   /**
@@ -161,15 +167,11 @@ export class AlertEvaluator {
    * With no rules this is one read of the rules' version.
    */
   evaluate(prev: Snapshot | null, cur: Snapshot, now = this.clock()): readonly Notification[] {
-    let system: SystemValues | null = null;
-    return this.tick(
-      now,
-      (e) => this.stepOne(e, cur.ts, this.sample(e, system, cur.ts), now),
+    return this.tick(now, () => ({
+      ts: cur.ts,
       // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
-      () => {
-        system = this.watchesSystem ? deriveSystem(prev ?? cur, cur) : null;
-      },
-    );
+      system: this.set.watchesSystem ? deriveSystem(prev ?? cur, cur) : null,
+    }));
   }
 
   /** The same with system values already derived (history replay, tests). */
@@ -178,7 +180,7 @@ export class AlertEvaluator {
     system: SystemValues | null,
     now = this.clock(),
   ): readonly Notification[] {
-    return this.tick(now, (e) => this.stepOne(e, ts, this.sample(e, system, ts), now));
+    return this.tick(now, () => ({ ts, system }));
   }
 
   /** QUIET when quietStep moved the state in place, else step's result. */
@@ -208,42 +210,37 @@ export class AlertEvaluator {
   }
 
   /**
-   * One evaluation of every rule. The rules are reloaded first when their version moved
-   * (one read when it did not). The steps are computed outside any transaction; when they
-   * change nothing that must be stored — the usual quiet tick — nothing is written. Otherwise
-   * one transaction checks the version again (another process may have changed a rule in
-   * between: then the steps are recomputed from what it stored) and writes the changed states
-   * with the notifications they caused.
+   * One evaluation (`input` null: the resumption on start). The rules are reloaded first
+   * when their version moved (one read when it did not). The steps are computed outside any
+   * transaction; when they change nothing that must be stored — the usual quiet tick —
+   * nothing is written. Otherwise one transaction checks the version again (another process
+   * may have changed a rule in between: then the steps are recomputed from what it stored)
+   * and writes the changed states with the notifications they caused.
    */
-  private tick(
-    now: number,
-    advance: (e: Entry) => StepResult,
-    prepare?: () => void,
-  ): readonly Notification[] {
+  private tick(now: number, input: () => TickInput | null): readonly Notification[] {
     try {
       this.refresh(this.store.version());
-      if (this.entries.length === 0) return NONE;
+      if (this.set.entries.length === 0) return NONE;
       this.feedRuns(now);
-      prepare?.();
+      const sample = input();
       const checkpoint = now - this.lastCheckpoint >= (this.opts.checkpointMs ?? 60_000);
-      let loaded: Loaded = { entries: this.entries, version: this.version, broken: this.broken };
-      let r = this.advance(loaded.entries, advance, checkpoint);
+      let set = this.set;
+      let r = this.advance(set, sample, now, checkpoint);
       if (r.changes.length > 0 || r.events.length > 0) {
-        [loaded, r] = this.store.transaction(() => {
+        [set, r] = this.store.transaction(() => {
           const version = this.store.version();
-          if (version === loaded.version) {
+          if (version === set.version) {
             this.store.save(r.changes, r.events, now);
-            return [loaded, r] as const;
+            return [set, r] as const;
           }
           const fresh = this.load(version);
-          const again = this.advance(fresh.entries, advance, checkpoint);
+          const again = this.advance(fresh, sample, now, checkpoint);
           this.store.save(again.changes, again.events, now);
           return [fresh, again] as const;
         });
       }
       // Only a committed tick (or one with nothing to commit) moves the evaluator on.
-      if (loaded.version !== this.version) this.adopt(loaded);
-      this.entries = r.entries;
+      this.commit(set, r, sample);
       if (checkpoint) this.lastCheckpoint = now;
       return r.notifications;
     } catch (err) {
@@ -255,27 +252,60 @@ export class AlertEvaluator {
     }
   }
 
+  /**
+   * The rules a tick steps one by one: those outside the index and, of each metric, the
+   * members its value breaches — or all its members when its samples went back in time, so
+   * that each judges the sample against its own last timestamp. Members are materialised
+   * (as of the previous tick) before they are stepped.
+   */
+  private plan(set: RuleSet, sample: TickInput): { stepped: readonly Entry[]; feeds: Feed[] } {
+    const feeds: Feed[] = [];
+    const extra: Entry[] = [];
+    for (const metric of set.metrics) {
+      const raw = (sample.system as Values | null)?.[metric] ?? null;
+      const value = raw !== null && Number.isFinite(raw) ? raw : null;
+      const last = set.index.track(metric).lastTs;
+      if (last !== null && sample.ts < last) {
+        for (const m of set.index.members(metric)) extra.push(m);
+        continue;
+      }
+      feeds.push({ metric, value });
+      if (value !== null) set.index.breached(metric, value, extra);
+    }
+    const loose = set.looseEntries();
+    if (extra.length === 0) return { stepped: loose, feeds };
+    for (const m of extra) set.index.materialise(m);
+    return { stepped: [...loose, ...extra].sort((a, b) => a.pos - b.pos), feeds };
+  }
+
   private advance(
-    entries: Entry[],
-    advance: (e: Entry) => StepResult,
+    set: RuleSet,
+    sample: TickInput | null,
+    now: number,
     checkpoint: boolean,
   ): Advanced {
+    // On start only the rules outside the index can have something due: members are quiet.
+    const { stepped, feeds } =
+      sample === null ? { stepped: set.looseEntries(), feeds: [] } : this.plan(set, sample);
+    const states = new Array<AlertState>(stepped.length);
     const changes: StateChange[] = [];
     const events: NewEvent[] = [];
     const notifications: Notification[] = [];
-    const next: Entry[] = new Array<Entry>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as Entry;
-      const r = advance(e);
+    for (let i = 0; i < stepped.length; i++) {
+      const e = stepped[i] as Entry;
+      const r =
+        sample === null
+          ? resume(e.rule, e.state, now)
+          : this.stepOne(e, sample.ts, this.sample(e, sample.system, sample.ts), now);
+      // A quiet system rule is written only when it must be (see the header).
+      const due = checkpoint && (e.systemMetric === null || !quietState(e.state));
       if (r === QUIET) {
-        next[i] = e;
-        if (checkpoint) changes.push({ ruleId: e.rule.id, state: e.state });
+        states[i] = e.state;
+        if (due) changes.push({ ruleId: e.rule.id, state: e.state });
         continue;
       }
-      next[i] = r.state === e.state ? e : entry(e.rule, r.state, e);
-      if (checkpoint || needsSave(e.state, r.state)) {
-        changes.push({ ruleId: e.rule.id, state: r.state });
-      }
+      states[i] = r.state;
+      if (due || needsSave(e.state, r.state)) changes.push({ ruleId: e.rule.id, state: r.state });
       for (const n of r.effects) {
         notifications.push(n);
         events.push({
@@ -285,20 +315,26 @@ export class AlertEvaluator {
         });
       }
     }
-    return { entries: next, changes, events, notifications };
+    return { stepped, states, feeds, changes, events, notifications };
+  }
+
+  /** Moves the rules on by a tick whose writes (if any) committed. */
+  private commit(set: RuleSet, r: Advanced, sample: TickInput | null): void {
+    this.set = set;
+    if (sample !== null) {
+      for (const f of r.feeds) set.index.track(f.metric).feed(sample.ts, f.value);
+    }
+    for (let i = 0; i < r.stepped.length; i++) {
+      const e = r.stepped[i] as Entry;
+      e.state = r.states[i] as AlertState;
+      set.settle(e);
+    }
+    this.steppedLastTick = r.stepped.length;
   }
 
   /** Reloads the rules when their version is not the one held. */
   private refresh(version: number): void {
-    if (version !== this.version) this.adopt(this.load(version));
-  }
-
-  private adopt(loaded: Loaded): void {
-    this.entries = loaded.entries;
-    this.version = loaded.version;
-    this.broken = loaded.broken;
-    this.watchesSystem = this.entries.some((e) => e.rule.entity.kind === 'system');
-    this.watchesAutomations = this.entries.some((e) => e.rule.entity.kind === 'automation');
+    if (version !== this.set.version) this.set = this.load(version);
   }
 
   /**
@@ -308,7 +344,7 @@ export class AlertEvaluator {
   private feedRuns(now: number): void {
     const source = this.opts.runs;
     if (!source) return;
-    if (!this.watchesAutomations) {
+    if (!this.set.watchesAutomations) {
       this.runsReadUpTo = null;
       return;
     }
@@ -321,19 +357,19 @@ export class AlertEvaluator {
   /**
    * The rules as stored under `version`. Stored states carry every durable change; only the
    * last-seen timestamps and value may be fresher in memory (outside writers copy them
-   * unchanged), so those are kept.
+   * unchanged, and quiet system rules are not checkpointed), so those are kept.
    */
-  private load(version: number): Loaded {
-    const held = new Map(this.entries.map((e) => [e.rule.id, e.state]));
+  private load(version: number): RuleSet {
+    const held = new Map(this.set.materialised().map((e) => [e.rule.id, e.state]));
     const { rules, broken } = this.store.listRules();
-    const entries = rules.map(({ rule, state }) => {
+    const merged = rules.map(({ rule, state }) => {
       const mine = held.get(rule.id);
       if (!mine || (mine.lastTs ?? -Infinity) <= (state.lastTs ?? -Infinity)) {
-        return entry(rule, state);
+        return { rule, state };
       }
       const { lastTs, lastDataTs, lastValue } = mine;
-      return entry(rule, { ...state, lastTs, lastDataTs, lastValue });
+      return { rule, state: { ...state, lastTs, lastDataTs, lastValue } };
     });
-    return { entries, version, broken };
+    return new RuleSet(RuleSet.entries(merged), version, broken, this.tracks);
   }
 }
