@@ -282,6 +282,24 @@ describe('AlertEvaluator on synthetic snapshots', () => {
     ]);
   });
 
+  it('a reload keeps the last value seen in memory, also of a sample at the same timestamp', () => {
+    const { define, evaluator } = setup();
+    define({});
+    const ev = evaluator();
+    ev.start(0);
+    const cpu = (v: number) => ({ cpu_percent: v }) as never;
+    ev.evaluateValues(1 * S, cpu(85), 1 * S); // pending: stored
+    ev.evaluateValues(2 * S, cpu(10), 2 * S); // inactive again: stored with lastValue 10
+    ev.evaluateValues(2 * S, cpu(20), 2 * S); // quiet, not stored
+    define({ alert_name: 'mem', metric_type: 'memory' }); // any rule change reloads them all
+    ev.evaluateValues(3 * S, null, 3 * S);
+    expect(ev.current()[0]?.state).toMatchObject({
+      lastTs: 3 * S,
+      lastDataTs: 2 * S,
+      lastValue: 20,
+    });
+  });
+
   it('reloads rules changed since the last tick and reports broken ones', () => {
     const { db, define, evaluator } = setup();
     define({});

@@ -357,14 +357,15 @@ export class AlertEvaluator {
   /**
    * The rules as stored under `version`. Stored states carry every durable change; only the
    * last-seen timestamps and value may be fresher in memory (outside writers copy them
-   * unchanged, and quiet system rules are not checkpointed), so those are kept.
+   * unchanged, and quiet system rules are not checkpointed), so those are kept — also at an
+   * equal timestamp, since a sample repeating the last timestamp moves the value alone.
    */
   private load(version: number): RuleSet {
     const held = new Map(this.set.materialised().map((e) => [e.rule.id, e.state]));
     const { rules, broken } = this.store.listRules();
     const merged = rules.map(({ rule, state }) => {
       const mine = held.get(rule.id);
-      if (!mine || (mine.lastTs ?? -Infinity) <= (state.lastTs ?? -Infinity)) {
+      if (!mine || (mine.lastTs ?? -Infinity) < (state.lastTs ?? -Infinity)) {
         return { rule, state };
       }
       const { lastTs, lastDataTs, lastValue } = mine;
