@@ -122,7 +122,7 @@ const QUIET: StepResult = Object.freeze({ state: initialState(), effects: NONE }
 export class AlertEvaluator {
   /** LastSeen per system metric; kept across reloads, so reloaded quiet rules join at once. */
   private readonly tracks: Tracks = new Map();
-  private set: RuleSet = new RuleSet([], -1, [], this.tracks);
+  private rules: RuleSet = new RuleSet([], -1, [], this.tracks);
   private lastCheckpoint = -Infinity;
   private readonly runs = new AutomationValues();
   private runsReadUpTo: number | null = null;
@@ -141,12 +141,12 @@ export class AlertEvaluator {
 
   /** Stored rules this version could not load, from the last reload. */
   get broken(): readonly BrokenRule[] {
-    return this.set.broken;
+    return this.rules.broken;
   }
 
   /** Rules and their states as the evaluator holds them now (last-seen fields current). */
   current(): readonly Readonly<Entry>[] {
-    return this.set.materialised();
+    return this.rules.materialised();
   }
 
   /** Feeds finished automation runs (duplicates are ignored, so overlapping batches are fine). */
@@ -170,7 +170,7 @@ export class AlertEvaluator {
     return this.tick(now, () => ({
       ts: cur.ts,
       // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
-      system: this.set.watchesSystem ? deriveSystem(prev ?? cur, cur) : null,
+      system: this.rules.watchesSystem ? deriveSystem(prev ?? cur, cur) : null,
     }));
   }
 
@@ -220,11 +220,11 @@ export class AlertEvaluator {
   private tick(now: number, input: () => TickInput | null): readonly Notification[] {
     try {
       this.refresh(this.store.version());
-      if (this.set.entries.length === 0) return NONE;
+      if (this.rules.entries.length === 0) return NONE;
       this.feedRuns(now);
       const sample = input();
       const checkpoint = now - this.lastCheckpoint >= (this.opts.checkpointMs ?? 60_000);
-      let set = this.set;
+      let set = this.rules;
       let r = this.advance(set, sample, now, checkpoint);
       if (r.changes.length > 0 || r.events.length > 0) {
         [set, r] = this.store.transaction(() => {
@@ -320,7 +320,7 @@ export class AlertEvaluator {
 
   /** Moves the rules on by a tick whose writes (if any) committed. */
   private commit(set: RuleSet, r: Advanced, sample: TickInput | null): void {
-    this.set = set;
+    this.rules = set;
     if (sample !== null) {
       for (const f of r.feeds) set.index.track(f.metric).feed(sample.ts, f.value);
     }
@@ -334,7 +334,7 @@ export class AlertEvaluator {
 
   /** Reloads the rules when their version is not the one held. */
   private refresh(version: number): void {
-    if (version !== this.set.version) this.set = this.load(version);
+    if (version !== this.rules.version) this.rules = this.load(version);
   }
 
   /**
@@ -344,7 +344,7 @@ export class AlertEvaluator {
   private feedRuns(now: number): void {
     const source = this.opts.runs;
     if (!source) return;
-    if (!this.set.watchesAutomations) {
+    if (!this.rules.watchesAutomations) {
       this.runsReadUpTo = null;
       return;
     }
@@ -361,7 +361,7 @@ export class AlertEvaluator {
    * equal timestamp, since a sample repeating the last timestamp moves the value alone.
    */
   private load(version: number): RuleSet {
-    const held = new Map(this.set.materialised().map((e) => [e.rule.id, e.state]));
+    const held = new Map(this.rules.materialised().map((e) => [e.rule.id, e.state]));
     const { rules, broken } = this.store.listRules();
     const merged = rules.map(({ rule, state }) => {
       const mine = held.get(rule.id);
