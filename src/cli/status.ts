@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { deriveSystem } from '../analyze/derive.js';
 import { formatValue } from '../monitor/render.js';
+import { latestSystemValues } from '../store/latest.js';
 import { readLockOwner } from '../store/lock.js';
-import type { Snapshot } from '../types.js';
 import { openRuntime, processIo, type Io } from './common.js';
 
 export interface StatusReport {
@@ -33,11 +32,8 @@ export function statusReport(dataDirFlag: string | undefined): StatusReport {
     const counts = store.query.counts();
     const newest = store.query.latestTimestamp();
     const lock = readLockOwner(rt.dataDir);
-    let latest: Record<string, number | null> | null = null;
-    if (newest !== null) {
-      const snaps = store.query.systemSnapshots(newest - 120_000, newest).slice(-2);
-      if (snaps.length === 2) latest = deriveSystem(snaps[0] as Snapshot, snaps[1] as Snapshot);
-    }
+    const pair = latestSystemValues(store.query);
+    const latest: Record<string, number | null> | null = pair.ts === null ? null : pair.values;
     const cost = store.db.prepare('SELECT * FROM recorder_stat ORDER BY ts DESC LIMIT 2').all() as {
       ts: number;
       cpu_ms: number;

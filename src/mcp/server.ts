@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { deriveSystem } from '../analyze/derive.js';
 import { EXPORTS_DIR } from '../config/paths.js';
 import { errorMessage } from '../errors.js';
-import type { Snapshot } from '../types.js';
+import { latestSystemValues } from '../store/latest.js';
 import type { ServerContext } from './context.js';
 import { registerSetAlertTool } from './tools/alerts.js';
 import { registerAlertManagementTools } from './tools/alerts-manage.js';
@@ -85,18 +84,16 @@ function auditToolCalls(server: McpServer, ctx: ServerContext): void {
   });
 }
 
-function latestSystemValues(ctx: ServerContext): Record<string, unknown> {
-  const last = ctx.store.query.latestTimestamp();
-  if (last === null) {
-    return {
-      available: false,
-      reason: 'no samples stored yet; start `kmpm daemon` or keep `kmpm mcp` running',
-    };
+function latestSystemSnapshot(ctx: ServerContext): Record<string, unknown> {
+  const latest = latestSystemValues(ctx.store.query);
+  if (latest.ts === null) {
+    const reason =
+      latest.reason === 'no samples stored yet'
+        ? 'no samples stored yet; start `kmpm daemon` or keep `kmpm mcp` running'
+        : latest.reason;
+    return { available: false, reason };
   }
-  const snaps: Snapshot[] = ctx.store.query.systemSnapshots(last - 120_000, last).slice(-2);
-  if (snaps.length < 2) return { available: false, reason: 'only one sample stored so far' };
-  const [a, b] = snaps as [Snapshot, Snapshot];
-  return { available: true, ts: new Date(b.ts).toISOString(), values: deriveSystem(a, b) };
+  return { available: true, ts: new Date(latest.ts).toISOString(), values: latest.values };
 }
 
 export function createMcpServer(ctx: ServerContext): McpServer {
@@ -129,7 +126,7 @@ export function createMcpServer(ctx: ServerContext): McpServer {
         {
           uri: uri.href,
           mimeType: 'application/json',
-          text: JSON.stringify(latestSystemValues(ctx), null, 2),
+          text: JSON.stringify(latestSystemSnapshot(ctx), null, 2),
         },
       ],
     }),
