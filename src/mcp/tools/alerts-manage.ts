@@ -5,6 +5,7 @@ import { LIMITS } from '../../alerts/rule.js';
 import { acknowledge } from '../../alerts/state.js';
 import { AlertStore } from '../../alerts/store.js';
 import { InputError } from '../../errors.js';
+import { latestSystemValues } from '../../store/latest.js';
 import type { ServerContext } from '../context.js';
 import { strictParams, toolResult } from '../schema.js';
 import { eventSchema, eventView, iso, ruleView, ruleViewSchema } from './alerts-output.js';
@@ -36,7 +37,7 @@ export function registerAlertManagementTools(server: McpServer, ctx: ServerConte
     {
       title: 'List performance alerts',
       description:
-        'Lists alert rules with their state (inactive, pending, firing, resolved), the last value seen, since when the state holds, and their recent notifications.',
+        'Lists alert rules with their state (inactive, pending, firing, resolved), since when the state holds, the last value seen (of a system metric, from the latest recorded sample) and their recent notifications.',
       inputSchema: strictParams({
         alert_name: alertName()
           .nullable()
@@ -71,8 +72,9 @@ export function registerAlertManagementTools(server: McpServer, ctx: ServerConte
       const chosen =
         alert_name === null ? rules : rules.filter((r) => r.rule.spec.alert_name === alert_name);
       if (alert_name !== null && chosen.length === 0) throw unknownRule(alerts, alert_name);
+      const latest = latestSystemValues(ctx.store.query);
       const views = chosen.map((r) =>
-        ruleView(r, recent_events === 0 ? [] : alerts.events(r.rule.id, recent_events)),
+        ruleView(r, recent_events === 0 ? [] : alerts.events(r.rule.id, recent_events), latest),
       );
       const counts: Record<string, number> = { inactive: 0, pending: 0, firing: 0, resolved: 0 };
       for (const v of views) counts[v.status] = (counts[v.status] ?? 0) + 1;

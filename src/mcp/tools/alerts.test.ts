@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SystemValues } from '../../analyze/derive.js';
 import { AlertEvaluator } from '../../alerts/evaluator.js';
 import { AlertStore } from '../../alerts/store.js';
+import type { Snapshot } from '../../types.js';
 import { connectInMemory, text, type Harness } from '../../../test/helpers/mcp.js';
+import { snap } from '../../../test/helpers/snapshots.js';
 
 let h: Harness | null = null;
 afterEach(async () => {
@@ -185,6 +187,62 @@ describe('alert tools (in memory, real store)', () => {
     expect(empty.text).toBe('No alert rules are defined.');
     const missing = await call('km_delete_performance_alert', { alert_name: 'cold' });
     expect(missing.text).toMatch(/no rules are defined/);
+  });
+
+  it('lists the last value of system rules from the latest recorded sample when it is newer', async () => {
+    h = await connectInMemory();
+    for (const [alert_name, metric_type] of [
+      ['busy', 'cpu'],
+      ['mem', 'memory'],
+    ] as const) {
+      await call('km_set_performance_alerts', { alert_name, metric_type, threshold_value: 80 });
+    }
+    await call('km_set_performance_alerts', {
+      alert_name: 'slow',
+      metric_type: 'execution_time',
+      threshold_value: 1000,
+      monitoring_scope: 'automation',
+      target_id: 'backup',
+    });
+    // a recorder: each snapshot stored, then evaluated; CPU 30 % busy, memory not read
+    const alerts = new AlertStore(h.ctx.store.db);
+    const ev = new AlertEvaluator(alerts, { intervalMs: 1000 });
+    const writer = h.ctx.store.createWriter();
+    const t0 = Date.now() - 300_000;
+    const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+    ev.start(t0);
+    let prev: Snapshot | null = null;
+    for (let t = 0; t <= 150; t++) {
+      const cpu = { cpu_user: 30 * t, cpu_idle: 70 * t, cpu_nice: 0, cpu_system: 0 };
+      const idle = { cpu_iowait: 0, cpu_irq: 0, cpu_softirq: 0, cpu_steal: 0 };
+      const cur = snap(t0 + t * 1000, { ...cpu, ...idle });
+      writer.write(cur);
+      ev.evaluate(prev, cur, cur.ts);
+      prev = cur;
+    }
+    // quiet rules on system metrics are not written as they go; rules on automations are, every minute
+    expect(alerts.getRule('busy')?.state).toMatchObject({ lastTs: null, lastValue: null });
+    alerts.updateState('mem', t0, (s) => ({ ...s, lastTs: t0, lastDataTs: t0, lastValue: 42 }));
+    let l = await call('km_list_performance_alerts', {});
+    const rule = (name: string) => l.s.rules.find((r: Structured) => r.alert_name === name);
+    expect(rule('busy')).toMatchObject({
+      status: 'inactive',
+      last_value: 30,
+      last_sample_at: at(150),
+    });
+    // the latest sample had no memory reading: its time, and the last value there was
+    expect(rule('mem')).toMatchObject({ last_value: 42, last_sample_at: at(150) });
+    expect(rule('slow')).toMatchObject({ last_value: null, last_sample_at: at(120) });
+    expect(l.text).toMatch(/busy: inactive \(cpu_percent gt 80 on system; last 30\)/);
+
+    // a state newer than every stored sample speaks for itself
+    ev.evaluateValues(t0 + 160_000, { cpu_percent: 85 } as unknown as SystemValues, t0 + 160_000);
+    l = await call('km_list_performance_alerts', { alert_name: 'busy' });
+    expect(rule('busy')).toMatchObject({
+      status: 'pending',
+      last_value: 85,
+      last_sample_at: at(160),
+    });
   });
 
   it('lists rules this version cannot load without failing', async () => {

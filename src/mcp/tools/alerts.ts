@@ -14,6 +14,7 @@ import {
   type AlertRuleInput,
 } from '../../alerts/rule.js';
 import { AlertStore } from '../../alerts/store.js';
+import { latestSystemValues } from '../../store/latest.js';
 import type { ServerContext } from '../context.js';
 import { strictParams, toolResult } from '../schema.js';
 import { ruleView, ruleViewSchema } from './alerts-output.js';
@@ -138,7 +139,11 @@ export function registerSetAlertTool(server: McpServer, ctx: ServerContext): voi
       }
       const structured = {
         created,
-        rule: ruleView(stored, alerts.events(stored.rule.id, 5)),
+        rule: ruleView(
+          stored,
+          alerts.events(stored.rule.id, 5),
+          latestSystemValues(ctx.store.query),
+        ),
         unavailable_channels: unavailable,
         notes,
       };
