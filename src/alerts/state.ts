@@ -260,8 +260,9 @@ export function step(
 }
 
 /**
- * A rule's raise condition copied out of its definition, so that the usual tick reads one
- * small object instead of the rule, its spec and its entity (at 1 Hz each is a cache miss).
+ * A rule's raise condition copied out of its definition, so that quietStep and the quiet
+ * index read one small object instead of the rule, its spec and its entity (at 1 Hz each is
+ * a cache miss).
  */
 export interface QuietCondition {
   op: Operator;
@@ -282,7 +283,8 @@ export function quietCondition(rule: RuleDefinition): QuietCondition {
  * and the sample, in order, has no value or one that does not breach. Then `step` would
  * change nothing but the last-seen fields and notify nobody; this moves those fields in
  * place and returns true. Otherwise it returns false and leaves the state as it was, for
- * `step`. With a thousand rules this is most of the evaluation's cost at 1 Hz.
+ * `step`. Quiet rules on system metrics are not stepped at all but indexed (quiet-index.ts,
+ * which keeps these semantics once per metric); this serves the rules stepped one by one.
  */
 export function quietStep(
   cond: QuietCondition,
