@@ -2,7 +2,8 @@
 // first) on a real SQLite file: 1,000 rules (system metrics, single automations and "any
 // automation" rules, every operator) evaluated once per simulated second. Three regimes:
 // quiet (nothing near its threshold), pending (every state written every tick) and firing
-// (every rule firing, reminders due every cooldown). Then the whole per-tick hook the
+// (every rule firing, reminders due every cooldown); and the tick that writes the state
+// checkpoint (once a minute) with 1,000 quiet system rules. Then the whole per-tick hook the
 // recorder calls (AlertRuntime.onSnapshot: rule reload check, evaluation, automation runs,
 // delivery scheduling) with 0, 1, 100 and 1,000 quiet rules, ticks spaced apart so that the
 // code runs as cold as it does at 1 Hz.
@@ -168,6 +169,50 @@ function measureStep() {
 }
 
 /**
+ * Quiet system rules, ticks back to back: µs per tick when every tick is a state checkpoint
+ * (normally one a minute) and when none is.
+ */
+function measureCheckpoint() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-alerts-'));
+  try {
+    const db = openDatabase(path.join(dir, 'kmpm.db'));
+    const store = new AlertStore(db);
+    for (let i = 0; i < nRules; i++) {
+      store.upsertRule(normalizeRule(ruleInput(i * 10 + (i % 7), 'quiet')), 0); // system rules only
+    }
+    const snap = snapshots();
+    let ts = 0;
+    const out = {};
+    for (const [label, checkpointMs] of [
+      ['every tick', 0],
+      ['none', 3600_000],
+    ]) {
+      const ev = new AlertEvaluator(store, { intervalMs: 1000, checkpointMs });
+      ev.start(ts);
+      let prev = snap(ts);
+      const times = [];
+      for (let t = 1; t <= WARMUP + 200; t++) {
+        ts += 1000;
+        const cur = snap(ts);
+        const start = process.hrtime.bigint();
+        ev.evaluate(prev, cur, ts);
+        if (t > WARMUP) times.push(Number(process.hrtime.bigint() - start) / 1000);
+        prev = cur;
+      }
+      times.sort((a, b) => a - b);
+      out[label] = {
+        mean: times.reduce((a, b) => a + b, 0) / times.length,
+        p50: percentile(times, 0.5),
+      };
+    }
+    db.close();
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * AlertRuntime.onSnapshot as the recorder calls it, on a real data directory: wall and CPU
  * time of the synchronous hook per tick, `count` quiet system rules.
  */
@@ -231,6 +276,10 @@ if (only !== 'runtime') {
       `${regime.padEnd(8)} mean ${r.mean.toFixed(3)} µs/rule/tick, p50 ${r.p50.toFixed(3)}, ` +
         `p99 ${r.p99.toFixed(3)}; states ${JSON.stringify(r.states)}; ${r.notifications} notifications`,
     );
+  }
+  console.log(`\n${nRules} quiet system rules, µs per tick back to back, state checkpoint:`);
+  for (const [label, r] of Object.entries(measureCheckpoint())) {
+    console.log(`${label.padEnd(10)} mean ${r.mean.toFixed(1)}, p50 ${r.p50.toFixed(1)}`);
   }
 }
 
