@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveSystem } from '../../src/analyze/derive.js';
 import { SampleQuery } from '../../src/store/query.js';
 import type { Snapshot } from '../../src/types.js';
-import { KMPM, exited, startKmpm, waitFor } from '../helpers/cli.js';
+import { exited, startKmpm, waitFor } from '../helpers/cli.js';
+import { connectStdio } from '../helpers/mcp-stdio.js';
 import { text } from '../helpers/mcp.js';
 import { tempDir } from '../helpers/tmp.js';
 import { webhookServer, type WebhookServer } from '../helpers/webhook.js';
@@ -30,26 +29,9 @@ afterEach(async () => {
 
 /** A real MCP client talking to `kmpm mcp` over stdio. */
 async function connect(dataDir: string) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [KMPM, 'mcp', '--data-dir', dataDir],
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const client = new Client({ name: 'e2e-alerts', version: '1.0.0' });
-  const protocolErrors: Error[] = [];
-  client.onerror = (e) => protocolErrors.push(e);
-  /** dedupe keys of the alert notifications the client received as logging messages */
-  const notified: string[] = [];
-  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
-    if (n.params.logger === 'kmpm.alerts') {
-      notified.push((n.params.data as Structured)['dedupe_key'] as string);
-    }
-  });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, protocolErrors, notified, stderr: () => stderr };
+  const conn = await connectStdio(dataDir, 'e2e-alerts');
+  clients.push(conn.client);
+  return conn;
 }
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -335,8 +317,8 @@ describe('alerts across kill -9 of the recording daemon', () => {
 
     // the daemon has no MCP client: this server relayed the mcp notification to its client,
     // and the history it shows says so
-    await waitFor(() => conn.notified.length === 1, 5_000, 'the relayed mcp notification');
-    expect(conn.notified).toEqual(['1:1:firing:0']);
+    await waitFor(() => conn.keys().length === 1, 5_000, 'the relayed mcp notification');
+    expect(conn.keys()).toEqual(['1:1:firing:0']);
     const shown = (await settledHistory(conn, { alert_name: 'firing one' }))['events'][0][
       'deliveries'
     ] as Structured[];
@@ -388,7 +370,7 @@ describe('alerts across kill -9 of the recording daemon', () => {
     expect(received(hook, 1)).toEqual(['1:1:firing:0', '1:1:repeat:1']);
     expect(received(hook, 2)).toEqual(['2:1:firing:0']);
     // the client beside the daemon heard each mcp notification once, across both restarts
-    expect(conn.notified).toEqual(['1:1:firing:0', '1:1:repeat:1']);
+    expect(conn.keys()).toEqual(['1:1:firing:0', '1:1:repeat:1']);
     const fin = await rule(conn, 'firing one');
     expect(fin).toMatchObject({ status: 'firing', episode: 1, since: fired['since'] });
     expect(fin['recent_events'].map((e: Structured) => e['kind'])).toEqual(['repeat', 'firing']);
