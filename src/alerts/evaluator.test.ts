@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { snap } from '../../test/helpers/snapshots.js';
+import { cpuCounters, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { openDatabase } from '../store/db.js';
 import type { Snapshot } from '../types.js';
@@ -20,14 +20,7 @@ function machine() {
     user += busy;
     idle += 100 - busy;
     return snap(t * S, {
-      cpu_user: user,
-      cpu_nice: 0,
-      cpu_system: 0,
-      cpu_idle: idle,
-      cpu_iowait: 0,
-      cpu_irq: 0,
-      cpu_softirq: 0,
-      cpu_steal: 0,
+      ...cpuCounters(user, idle),
       mem_total_bytes: 1000,
       mem_available_bytes: 1000 - 10 * memUsedPercent,
     });

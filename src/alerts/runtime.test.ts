@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { snap } from '../../test/helpers/snapshots.js';
+import { cpuCounters, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { webhookServer, type WebhookServer } from '../../test/helpers/webhook.js';
 import { silentLogger } from '../log.js';
@@ -26,14 +26,7 @@ function machine() {
     user += busy;
     idle += 100 - busy;
     return snap(t * S, {
-      cpu_user: user,
-      cpu_nice: 0,
-      cpu_system: 0,
-      cpu_idle: idle,
-      cpu_iowait: 0,
-      cpu_irq: 0,
-      cpu_softirq: 0,
-      cpu_steal: 0,
+      ...cpuCounters(user, idle),
     });
   };
 }

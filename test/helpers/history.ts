@@ -1,6 +1,6 @@
 import type { Store } from '../../src/store/index.js';
 import type { ProcessCounters, Snapshot } from '../../src/types.js';
-import { snap } from './snapshots.js';
+import { cpuCounters, snap } from './snapshots.js';
 
 export const BOOT = 1_700_000_000;
 /** Ticks per second on the aggregate cpu line of a 2-core machine at USER_HZ 100. */
@@ -47,14 +47,7 @@ export function writeSynthetic(store: Store, o: SyntheticOptions): Snapshot[] {
     const s = snap(
       o.start + i * step,
       {
-        cpu_user: busy,
-        cpu_nice: 0,
-        cpu_system: 0,
-        cpu_idle: idle,
-        cpu_iowait: 0,
-        cpu_irq: 0,
-        cpu_softirq: 0,
-        cpu_steal: 0,
+        ...cpuCounters(busy, idle),
         load1: 1 + (i % 7) / 10,
         mem_total_bytes: 8e9,
         mem_available_bytes: 4e9 + (i % 100) * 1e6,

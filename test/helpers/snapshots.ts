@@ -7,6 +7,20 @@ export function cpu(user: number, idle: number, extra: Partial<CpuTimes> = {}): 
   return { user, nice: 0, system: 0, idle, iowait: 0, irq: 0, softirq: 0, steal: 0, ...extra };
 }
 
+/** The system counters of /proc/stat's cpu line: user and idle jiffies, every other mode 0. */
+export function cpuCounters(user: number, idle: number): Partial<SystemCounters> {
+  return {
+    cpu_user: user,
+    cpu_nice: 0,
+    cpu_system: 0,
+    cpu_idle: idle,
+    cpu_iowait: 0,
+    cpu_irq: 0,
+    cpu_softirq: 0,
+    cpu_steal: 0,
+  };
+}
+
 /** A snapshot with the given system fields set (others null). */
 export function snap(
   ts: number,
