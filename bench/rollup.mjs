@@ -3,12 +3,14 @@
 // then rollupMinutes for the minute just complete, `minutes` times (the code runs once a
 // minute, so V8 optimizes little of it). Then `passes` more times over all those minutes,
 // from an empty 1-minute tier each pass: the same work once V8 has compiled it hot.
-//   npm run build && npm run bench:rollup -- [--minutes 40] [--passes 5]
+// --pause-ms N waits N ms after each recorded minute, so that other work on the machine
+// cools the caches between rollups as a minute of real time does.
+//   npm run build && npm run bench:rollup -- [--minutes 40] [--passes 5] [--pause-ms 1000]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { arg, machine, percentile, processCount } from './lib.mjs';
+import { arg, machine, percentile, processCount, sleep } from './lib.mjs';
 
 const { Store } = await import('../dist/store/index.js');
 const { createBackend } = await import('../dist/collect/backend.js');
@@ -17,6 +19,7 @@ const { rollupMinutes, ROLLUP_1M_UNTIL } = await import('../dist/store/rollup.js
 
 const minutes = Number(arg('minutes', '40'));
 const passes = Number(arg('passes', '5'));
+const pauseMs = Number(arg('pause-ms', '0'));
 const MIN = 60_000;
 const T0 = Math.floor(Date.now() / MIN) * MIN - (minutes + 1) * MIN;
 
@@ -62,6 +65,7 @@ console.log('rollupMinutes, one minute per call, ms per minute:');
 const live = [];
 for (let m = 0; m < minutes; m++) {
   for (let s = 0; s < 60; s++) recorder.tick(T0 + m * MIN + s * 1000);
+  if (pauseMs > 0) await sleep(pauseMs);
   // The minute before is complete once a sample 5 s into this one exists.
   if (m > 0) live.push(rollOne(T0 + m * MIN + 5_000));
 }
