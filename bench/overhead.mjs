@@ -4,8 +4,9 @@
 // the previous commit after `npm ci`) beside this one, on its own data directory: an A/B
 // over the same window, which is the only fair comparison on a shared, noisy machine.
 // Several checkouts, comma-separated, run side by side the same way.
-// --rules N runs one more kmpm of this checkout holding N alert rules (quiet ones, as most
-// rules are most of the time), created through its MCP client, to show what rules add.
+// --rules N runs one more kmpm of each checkout (this one and every --against) holding N
+// alert rules (quiet ones, as most rules are most of the time), created through its MCP
+// client, to show what rules add to each build.
 // Beside them runs bench/reference-recorder.mjs, the lean recorder of REFERENCE.md's table
 // (its techniques and nothing else): what the floor costs on this machine in this window.
 // The figures are the steady state: V8 compiles the recorder's code as it gets hot, which
@@ -93,7 +94,15 @@ async function addRules(r, n) {
 
 await startKmpm('kmpm mcp', '.');
 for (const dir of against) await startKmpm(`kmpm mcp (${dir})`, path.resolve(dir));
-if (nRules > 0) await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
+if (nRules > 0) {
+  await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
+  for (const dir of against) {
+    await addRules(
+      await startKmpm(`kmpm mcp (${dir}) + ${nRules} rules`, path.resolve(dir)),
+      nRules,
+    );
+  }
+}
 
 referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-ref-'));
 const reference = spawn(process.execPath, ['bench/reference-recorder.mjs', referenceDir], {
