@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.mjs', 'bin/**', 'eslint.config.js'],
+    files: ['bench/**/*.mjs', 'scripts/**/*.mjs', 'bin/**', 'eslint.config.js'],
     languageOptions: {
       globals: {
         process: 'readonly',
