@@ -92,16 +92,11 @@ async function addRules(r, n) {
   }
 }
 
-await startKmpm('kmpm mcp', '.');
-for (const dir of against) await startKmpm(`kmpm mcp (${dir})`, path.resolve(dir));
-if (nRules > 0) {
-  await addRules(await startKmpm(`kmpm mcp + ${nRules} rules`, '.'), nRules);
-  for (const dir of against) {
-    await addRules(
-      await startKmpm(`kmpm mcp (${dir}) + ${nRules} rules`, path.resolve(dir)),
-      nRules,
-    );
-  }
+const checkouts = ['.', ...against];
+const label = (dir) => (dir === '.' ? 'kmpm mcp' : `kmpm mcp (${dir})`);
+for (const dir of checkouts) await startKmpm(label(dir), path.resolve(dir));
+for (const dir of nRules > 0 ? checkouts : []) {
+  await addRules(await startKmpm(`${label(dir)} + ${nRules} rules`, path.resolve(dir)), nRules);
 }
 
 referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-ref-'));
@@ -154,6 +149,8 @@ const RAW_TABLES = new Set([
   'process_raw',
 ]);
 const dbBytes = (dataDir, file = 'kmpm.db') => {
+  // With little or no warm-up a recorder may not have created its database yet: nothing stored.
+  if (!fs.existsSync(path.join(dataDir, file))) return { total: 0, raw: 0 };
   const db = new Database(path.join(dataDir, file), { readonly: true });
   try {
     const pages =
