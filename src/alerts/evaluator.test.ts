@@ -4,13 +4,32 @@ import { cpuCounters, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { openDatabase } from '../store/db.js';
 import type { Snapshot } from '../types.js';
-import { AlertEngineError, AlertEvaluator, RUN_LOOKBACK_MS, RUN_OVERLAP_MS } from './evaluator.js';
+import {
+  AlertEngineError,
+  AlertEvaluator,
+  RULES_POLL_MS,
+  RUN_LOOKBACK_MS,
+  RUN_OVERLAP_MS,
+} from './evaluator.js';
 import { normalizeRule, type AlertRuleInput } from './rule.js';
 import type { FinishedRun } from './runs.js';
-import { acknowledge } from './state.js';
+import { RuleSet } from './rule-set.js';
+import { acknowledge, initialState } from './state.js';
 import { AlertStore } from './store.js';
 
 const S = 1000;
+
+const NO_IO = {
+  reads: 0,
+  read_sectors: 0,
+  read_ms: 0,
+  writes: 0,
+  write_sectors: 0,
+  write_ms: 0,
+  in_flight: 0,
+  io_ms: 0,
+  weighted_ms: 0,
+};
 
 /** Snapshots whose cpu_percent between two consecutive ones is exactly `busy`. */
 function machine() {
@@ -109,6 +128,56 @@ describe('AlertEvaluator on synthetic snapshots', () => {
       ['mem', 'pending'],
       ['cpu', 'inactive'],
     ]);
+  });
+
+  it('derives disk and network metrics only while a rule watches one', () => {
+    const watches = (...metrics: string[]) =>
+      new RuleSet(
+        RuleSet.entries(
+          metrics.map((metric_type, id) => ({
+            rule: {
+              ...normalizeRule({ alert_name: metric_type, metric_type, threshold_value: 1 }),
+              id,
+            },
+            state: initialState(),
+          })),
+        ),
+        0,
+        [],
+        new Map(),
+      ).watchesDevices;
+    expect(watches('cpu', 'memory', 'load1')).toBe(false);
+    expect(watches('cpu', 'disk_busy_percent')).toBe(true);
+    expect(watches('network_drops_per_second')).toBe(true);
+
+    const { define, evaluator, store } = setup();
+    define({ alert_name: 'cpu' });
+    const ev = evaluator();
+    ev.start(0);
+    const m = machine();
+    // A disk busy 50 % of each second: io_ms grows by 500 a second.
+    const at = (t: number) => ({
+      ...m(t, 10),
+      disks: [{ ...NO_IO, name: 'vda', io_ms: 500 * t }],
+    });
+    let prev = at(0);
+    const step = (t: number) => {
+      const cur = at(t);
+      ev.evaluate(prev, cur, t * S);
+      prev = cur;
+    };
+    step(1);
+    expect(ev.current()[0]?.state.lastValue).toBe(10);
+    store.upsertRule(
+      normalizeRule({ alert_name: 'disk', metric_type: 'disk_busy_percent', threshold_value: 40 }),
+      S,
+    );
+    step(2);
+    expect(ev.current().map((e) => [e.rule.spec.alert_name, e.state.lastValue])).toEqual([
+      ['cpu', 10],
+      ['disk', 50],
+    ]);
+    expect(ev.current()[1]?.state.status).toBe('pending');
   });
 
   it('alerts on one automation from its runs: the latest run speaks until the next', () => {
@@ -306,11 +375,13 @@ describe('AlertEvaluator on synthetic snapshots', () => {
     expect(ev.broken.map((b) => b.name)).toEqual(['cpu']);
   });
 
-  it('with no rules does nothing but notice a rule another process creates, on the next tick', () => {
+  it('with no rules does nothing but notice a rule another process creates, within the poll', () => {
     const { db, evaluator, file } = setup();
     const ev = evaluator();
     ev.start(0);
     const m = machine();
+    // The version was read on start and again 5 s (RULES_POLL_MS) later.
+    expect(RULES_POLL_MS).toBe(5 * S);
     expect(drive(ev, 0, 5, () => 95)).toEqual([]);
     expect(ev.current()).toEqual([]);
     const other = new AlertStore(openDatabase(file));
@@ -319,11 +390,36 @@ describe('AlertEvaluator on synthetic snapshots', () => {
       6 * S,
     );
     other.db.close();
-    ev.evaluate(m(6, 95), m(7, 95), 7 * S);
-    expect(ev.current().map((e) => [e.rule.spec.alert_name, e.state.status])).toEqual([
-      ['hot', 'pending'],
-    ]);
+    const names = () => ev.current().map((e) => [e.rule.spec.alert_name, e.state.status]);
+    for (let t = 6; t <= 9; t++) ev.evaluate(m(t - 1, 95), m(t, 95), t * S);
+    expect(names()).toEqual([]);
+    ev.evaluate(m(9, 95), m(10, 95), 10 * S);
+    expect(names()).toEqual([['hot', 'pending']]);
     expect(db.prepare('SELECT count(*) FROM alert_state').pluck().get()).toBe(1);
+  });
+
+  it('sees a change made through its own connection on the next tick, and reads again when the clock goes back', () => {
+    const { db, evaluator, file } = setup();
+    const ev = evaluator();
+    ev.start(0);
+    const m = machine();
+    drive(ev, 0, 2, () => 95);
+    // Another AlertStore on the same connection (as the MCP tools of a recording server);
+    // a quiet rule, so that no write of the evaluator's reads the version either.
+    new AlertStore(db).upsertRule(
+      normalizeRule({ alert_name: 'here', metric_type: 'cpu', threshold_value: 99 }),
+      2 * S,
+    );
+    ev.evaluate(m(2, 95), m(3, 95), 3 * S);
+    expect(ev.current().map((e) => e.rule.spec.alert_name)).toEqual(['here']);
+    const other = new AlertStore(openDatabase(file));
+    other.deleteRule('here');
+    other.db.close();
+    ev.evaluate(m(3, 95), m(4, 95), 4 * S);
+    expect(ev.current().map((e) => e.rule.spec.alert_name)).toEqual(['here']);
+    // The clock went back: the last read's time says nothing, so it reads now.
+    ev.evaluate(m(4, 95), m(5, 95), 1 * S);
+    expect(ev.current()).toEqual([]);
   });
 
   it('writes nothing on a quiet tick: it goes on while another connection holds the write lock', () => {

@@ -9,7 +9,12 @@
  * next tick and can neither lose a notification nor send one twice. (A rule stepped one by
  * one that stays quiet moves its last-seen fields in place, see quietStep: nothing about it
  * is stored, so nothing needs rolling back.) Quiet ticks write nothing, and with no rules a
- * tick is one read of the rules' version.
+ * tick does nothing at all but, every rulesPollMs, read the rules' version.
+ *
+ * Rule changes made through this process's connection are known at once, without a read
+ * (AlertStore.changesHere); those made by another process (the CLI, a second MCP server)
+ * are seen by that read, at most rulesPollMs late. Nothing can act on the rules it has not
+ * seen yet: every write checks the version in its transaction first (see tick).
  *
  * Quiet system rules are not checkpointed either: their stored states differ from memory
  * only in the last-seen fields, which decide nothing on restart (see needsSave), and
@@ -50,11 +55,19 @@ export interface EvaluatorOptions {
    */
   checkpointMs?: number;
   /**
+   * How often the rules' version is read to learn of changes made by other processes
+   * (default RULES_POLL_MS); changes made through this connection are seen at once.
+   */
+  rulesPollMs?: number;
+  /**
    * Automation runs that finished in [from, to]; read on each tick only while some rule
    * watches automations. Without it, runs come only through observeRuns().
    */
   runs?: (from: number, to: number) => Iterable<FinishedRun>;
 }
+
+/** Rule changes made by other processes take effect within this long. */
+export const RULES_POLL_MS = 5_000;
 
 /** When a rule on automations appears, runs finished this long ago still count (error rate spans the last 10 runs). */
 export const RUN_LOOKBACK_MS = 24 * 3600_000;
@@ -128,6 +141,9 @@ export class AlertEvaluator {
   private runsReadUpTo: number | null = null;
   private readonly stepOpts: StepOptions;
   private readonly clock: Clock;
+  /** When the rules' version was last read, and changesHere() as of then. */
+  private polledAt = -Infinity;
+  private changesSeen = -1;
   /** Rules stepped one by one on the last committed tick; quiet system rules were not. */
   steppedLastTick = 0;
 
@@ -164,14 +180,15 @@ export class AlertEvaluator {
 
   /**
    * Evaluates every rule against the snapshot `cur` (rates need `prev`; gauges do not).
-   * With no rules this is one read of the rules' version.
+   * With no rules this does nothing but poll the rules' version (see the header).
    */
   evaluate(prev: Snapshot | null, cur: Snapshot, now = this.clock()): readonly Notification[] {
-    return this.tick(now, () => ({
-      ts: cur.ts,
+    return this.tick(now, () => {
+      const set = this.rules;
       // With no previous snapshot, pairing cur with itself yields the gauges and no rates.
-      system: this.rules.watchesSystem ? deriveSystem(prev ?? cur, cur) : null,
-    }));
+      const system = set.watchesSystem ? deriveSystem(prev ?? cur, cur, set.watchesDevices) : null;
+      return { ts: cur.ts, system };
+    });
   }
 
   /** The same with system values already derived (history replay, tests). */
@@ -211,7 +228,7 @@ export class AlertEvaluator {
 
   /**
    * One evaluation (`input` null: the resumption on start). The rules are reloaded first
-   * when their version moved (one read when it did not). The steps are computed outside any
+   * when they changed (see refresh). The steps are computed outside any
    * transaction; when they change nothing that must be stored — the usual quiet tick —
    * nothing is written. Otherwise one transaction checks the version again (another process
    * may have changed a rule in between: then the steps are recomputed from what it stored)
@@ -219,7 +236,7 @@ export class AlertEvaluator {
    */
   private tick(now: number, input: () => TickInput | null): readonly Notification[] {
     try {
-      this.refresh(this.store.version());
+      this.refresh(now);
       if (this.rules.entries.length === 0) return NONE;
       this.feedRuns(now);
       const sample = input();
@@ -332,8 +349,18 @@ export class AlertEvaluator {
     this.steppedLastTick = r.stepped.length;
   }
 
-  /** Reloads the rules when their version is not the one held. */
-  private refresh(version: number): void {
+  /**
+   * Reloads the rules when their version is not the one held, reading it when this
+   * connection changed them or rulesPollMs passed since the last read (or the clock went
+   * back).
+   */
+  private refresh(now: number): void {
+    const here = this.store.changesHere();
+    const pollMs = this.opts.rulesPollMs ?? RULES_POLL_MS;
+    if (here === this.changesSeen && now >= this.polledAt && now - this.polledAt < pollMs) return;
+    this.changesSeen = here;
+    this.polledAt = now;
+    const version = this.store.version();
     if (version !== this.rules.version) this.rules = this.load(version);
   }
 

@@ -3,6 +3,7 @@
  * state, split into the quiet system rules of the QuietIndex and the rest ("loose"), which
  * are stepped one by one on every tick.
  */
+import { metricDef } from '../analyze/catalog.js';
 import { QuietIndex, type QuietMember, type Tracks } from './quiet-index.js';
 import type { AlertRule } from './rule.js';
 import { quietCondition, type AlertState, type QuietCondition } from './state.js';
@@ -26,6 +27,8 @@ export class RuleSet {
   /** The system metrics watched, each fed to its track on every tick. */
   readonly metrics: readonly string[];
   readonly watchesSystem: boolean;
+  /** Some metric watched is a disk or network one (deriving those reads every device). */
+  readonly watchesDevices: boolean;
   readonly watchesAutomations: boolean;
   /** The entries outside the index, in entries order; null until needed after a change. */
   private loose: Entry[] | null = null;
@@ -44,6 +47,10 @@ export class RuleSet {
     }
     this.metrics = [...metrics];
     this.watchesSystem = metrics.size > 0;
+    this.watchesDevices = this.metrics.some((m) => {
+      const category = metricDef(m)?.category;
+      return category === 'disk' || category === 'network';
+    });
     this.watchesAutomations = entries.some((e) => e.systemMetric === null);
   }
 

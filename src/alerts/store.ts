@@ -53,6 +53,9 @@ export interface AlertEvent {
 
 const VERSION_KEY = 'alerts_version';
 
+/** Changes to rules and states made through each connection (see AlertStore.changesHere). */
+const changesHere = new WeakMap<Db, number>();
+
 interface RuleRow {
   id: number;
   name: string;
@@ -144,12 +147,27 @@ export class AlertStore {
     return Number(this.stmt.version.get(VERSION_KEY) ?? 0);
   }
 
+  /**
+   * Counts the changes that move version() made through this connection, by any AlertStore
+   * on it, in memory: an evaluator learns of them without reading the store (it reads
+   * version() for those made by other processes).
+   */
+  changesHere(): number {
+    return changesHere.get(this.db) ?? 0;
+  }
+
+  /** Moves the version (inside the caller's transaction) and counts the change here. */
+  private bump(): void {
+    this.stmt.bump.run(VERSION_KEY);
+    changesHere.set(this.db, this.changesHere() + 1);
+  }
+
   /** Creates the rule, or updates the one with the same name (keeping its id and state). */
   upsertRule(def: RuleDefinition, now: number): { rule: AlertRule; created: boolean } {
     return this.transaction(() => {
       const json = JSON.stringify(def.spec);
       const row = this.stmt.byName.get(def.spec.alert_name) as RuleRow | undefined;
-      this.stmt.bump.run(VERSION_KEY);
+      this.bump();
       if (!row) {
         const id = Number(
           this.stmt.insertRule.run(def.spec.alert_name, json, now, now).lastInsertRowid,
@@ -177,7 +195,7 @@ export class AlertStore {
       if (!row) return false;
       this.stmt.deleteState.run(row.id);
       this.stmt.deleteRule.run(row.id);
-      this.stmt.bump.run(VERSION_KEY);
+      this.bump();
       return true;
     });
   }
@@ -222,7 +240,7 @@ export class AlertStore {
       const after = change(before);
       if (after !== before) {
         this.stmt.saveState.run(row.id, JSON.stringify(after), now);
-        this.stmt.bump.run(VERSION_KEY);
+        this.bump();
       }
       return { before, after };
     });

@@ -147,6 +147,34 @@ describe('deriveSystem', () => {
     expect(v.disk_busy_percent).toBe(0);
   });
 
+  it('matches devices by name however many there are, and leaves them out when asked', () => {
+    // More devices than a scan looks through (then a Map finds them), in another order.
+    const names = Array.from({ length: 20 }, (_, i) => `veth${i}`);
+    const a = snap(0, base, { nets: names.map((n) => net(n, 0, 0)) });
+    const b = snap(1000, base, {
+      nets: [...names].reverse().map((n, i) => net(n, 100 * (i + 1), 0)),
+    });
+    const v = deriveSystem(a, b);
+    expect(v.network_receive_bytes_per_second).toBe(100 * ((20 * 21) / 2));
+    expect(v.network_errors_per_second).toBe(0);
+    expect(v.network_drops_per_second).toBe(0);
+    const without = deriveSystem(a, b, false);
+    expect(without.network_receive_bytes_per_second).toBeNull();
+    expect(without.disk_busy_percent).toBeNull();
+    // Everything else is as with the devices.
+    const rest = (x: typeof v) =>
+      Object.entries(x).filter(([k]) => !k.startsWith('disk_') && !k.startsWith('network_'));
+    expect(rest(without)).toEqual(rest(v));
+    expect(rest(v).length).toBeGreaterThan(10);
+  });
+
+  it('has no CPU share when a CPU mode is missing', () => {
+    const a = snap(0, base);
+    const b = snap(1000, { ...base, cpu_user: 1100, cpu_steal: null });
+    expect(deriveSystem(a, b).cpu_percent).toBeNull();
+    expect(deriveSystem(a, snap(1000, { ...base, cpu_user: 1100 })).cpu_percent).toBe(100);
+  });
+
   it('derives per-core busy shares', () => {
     const a = snap(0, {}, { cores: [cpu(0, 0), cpu(0, 0)] });
     const b = snap(1000, {}, { cores: [cpu(50, 50), cpu(100, 0), cpu(1, 1)] });

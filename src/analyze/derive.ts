@@ -64,22 +64,26 @@ export function cpuShares(prev: CpuTimes, cur: CpuTimes): CpuShares | null {
 }
 
 export function systemCpuTimes(s: SystemCounters): CpuTimes | null {
-  const t = {
-    user: s.cpu_user,
-    nice: s.cpu_nice,
-    system: s.cpu_system,
-    idle: s.cpu_idle,
-    iowait: s.cpu_iowait,
-    irq: s.cpu_irq,
-    softirq: s.cpu_softirq,
-    steal: s.cpu_steal,
-  };
-  for (const v of Object.values(t)) if (v === null) return null;
-  return t as CpuTimes;
+  const { cpu_user: user, cpu_nice: nice, cpu_system: system, cpu_idle: idle } = s;
+  const { cpu_iowait: iowait, cpu_irq: irq, cpu_softirq: softirq, cpu_steal: steal } = s;
+  if (user === null || nice === null || system === null || idle === null) return null;
+  if (iowait === null || irq === null || softirq === null || steal === null) return null;
+  return { user, nice, system, idle, iowait, irq, softirq, steal };
 }
 
-function byName<T extends { name: string }>(items: readonly T[]): Map<string, T> {
-  return new Map(items.map((i) => [i.name, i]));
+/** Above this many devices a Map finds them; below, a scan is cheaper than building one. */
+const SCAN_DEVICES = 16;
+
+/** The devices of `items` by name. */
+function byName<T extends { name: string }>(items: readonly T[]): (name: string) => T | undefined {
+  if (items.length > SCAN_DEVICES) {
+    const map = new Map(items.map((i) => [i.name, i]));
+    return (name) => map.get(name);
+  }
+  return (name) => {
+    for (let i = 0; i < items.length; i++) if (items[i]!.name === name) return items[i];
+    return undefined;
+  };
 }
 
 function diskMetrics(prev: readonly DiskCounters[], cur: readonly DiskCounters[], dtMs: number) {
@@ -91,7 +95,7 @@ function diskMetrics(prev: readonly DiskCounters[], cur: readonly DiskCounters[]
   let busiest: number | null = null;
   let matched = false;
   for (const d of cur) {
-    const p = before.get(d.name);
+    const p = before(d.name);
     if (!p) continue;
     const dr = counterDelta(p.read_sectors, d.read_sectors);
     const dw = counterDelta(p.write_sectors, d.write_sectors);
@@ -123,7 +127,7 @@ function netMetrics(prev: readonly NetCounters[], cur: readonly NetCounters[], d
   let matched = false;
   for (const n of cur) {
     if (n.name === 'lo') continue;
-    const p = before.get(n.name);
+    const p = before(n.name);
     if (!p) continue;
     const rx = counterDelta(p.rx_bytes, n.rx_bytes);
     const tx = counterDelta(p.tx_bytes, n.tx_bytes);
@@ -166,7 +170,11 @@ function gauges(s: SystemCounters) {
   };
 }
 
-export function deriveSystem(prev: Snapshot, cur: Snapshot): SystemValues {
+/**
+ * Every system catalog metric between two snapshots. `devices` false leaves the disk and
+ * network metrics null without looking at the devices (for callers that watch none of them).
+ */
+export function deriveSystem(prev: Snapshot, cur: Snapshot, devices = true): SystemValues {
   const dtMs = cur.ts - prev.ts;
   const a = prev.system;
   const b = cur.system;
@@ -174,8 +182,8 @@ export function deriveSystem(prev: Snapshot, cur: Snapshot): SystemValues {
   const ct = systemCpuTimes(b);
   const cpu = pt && ct ? cpuShares(pt, ct) : null;
   const mem = gauges(b);
-  const disk = diskMetrics(prev.disks, cur.disks, dtMs);
-  const net = netMetrics(prev.nets, cur.nets, dtMs);
+  const disk = devices ? diskMetrics(prev.disks, cur.disks, dtMs) : null;
+  const net = devices ? netMetrics(prev.nets, cur.nets, dtMs) : null;
   return {
     cpu_percent: cpu?.busy ?? null,
     cpu_iowait_percent: cpu?.iowait ?? null,
