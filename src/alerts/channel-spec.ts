@@ -51,5 +51,6 @@ export function parseChannels(value: unknown): string[] {
     const parsed = parseChannel(c);
     if (!out.includes(parsed)) out.push(parsed);
   }
-  return out;
+  // An exact-size copy: an array grown by push keeps room for 17 (a rule holds its list).
+  return out.slice();
 }

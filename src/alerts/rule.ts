@@ -46,6 +46,9 @@ export type AlertRuleSpec = {
 /** What a rule watches: the system, one automation, or every automation (name null). */
 export type AlertEntity = { kind: 'system' } | { kind: 'automation'; name: string | null };
 
+/** What every system rule watches: one shared object, as rules hold it read-only. */
+const SYSTEM_ENTITY: AlertEntity = Object.freeze({ kind: 'system' });
+
 /** A validated rule with everything the state machine needs precomputed. */
 export interface RuleDefinition {
   spec: AlertRuleSpec;
@@ -177,7 +180,7 @@ function resolveMetric(metricType: unknown, scope: Scope, targetId: string | nul
     }
     const system =
       SYSTEM_CATEGORY[metricType] ?? (SYSTEM_NAMES.has(metricType) ? metricType : null);
-    if (system) return { metric: system, entity: { kind: 'system' } as AlertEntity };
+    if (system) return { metric: system, entity: SYSTEM_ENTITY };
     // Automation metrics at system scope watch every automation, whichever is worst.
     const auto =
       AUTOMATION_CATEGORY[metricType] ?? (AUTOMATION_NAMES.has(metricType) ? metricType : null);

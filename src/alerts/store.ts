@@ -65,9 +65,18 @@ interface RuleRow {
   state: string | null;
 }
 
+/**
+ * The definition with its id, every field spelt out: a spread (`{ ...def, id }`) gives
+ * each rule a hidden class of its own in V8, ~0.3 KB a rule an evaluator holds.
+ */
+function storedRule(def: RuleDefinition, id: number): AlertRule {
+  const { spec, metric, entity, tolerance, hysteresis, forMs, cooldownMs, clearMs } = def;
+  return { id, spec, metric, entity, tolerance, hysteresis, forMs, cooldownMs, clearMs };
+}
+
 function parseRule(row: RuleRow): AlertRule {
   try {
-    return { ...normalizeRule(JSON.parse(row.definition) as AlertRuleSpec), id: row.id };
+    return storedRule(normalizeRule(JSON.parse(row.definition) as AlertRuleSpec), row.id);
   } catch (err) {
     throw new StoreError(`alert rule '${row.name}' (id ${row.id}) cannot be loaded`, {
       cause: err,
@@ -173,7 +182,7 @@ export class AlertStore {
           this.stmt.insertRule.run(def.spec.alert_name, json, now, now).lastInsertRowid,
         );
         this.stmt.saveState.run(id, JSON.stringify(initialState()), now);
-        return { rule: { ...def, id }, created: true };
+        return { rule: storedRule(def, id), created: true };
       }
       this.stmt.updateRule.run(json, now, row.id);
       let prev: RuleDefinition | null = null;
@@ -184,7 +193,7 @@ export class AlertStore {
       }
       const state = prev ? rebase(prev, def, parseState(row)) : initialState();
       this.stmt.saveState.run(row.id, JSON.stringify(state), now);
-      return { rule: { ...def, id: row.id }, created: false };
+      return { rule: storedRule(def, row.id), created: false };
     });
   }
 
