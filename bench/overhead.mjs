@@ -7,6 +7,7 @@
 // --rules N runs one more kmpm of each checkout (this one and every --against) holding N
 // alert rules (quiet ones, as most rules are most of the time), created through its MCP
 // client, to show what rules add to each build.
+// Each kmpm's alert evaluation time a tick is read from its own stats (collector_stat).
 // Beside them runs bench/reference-recorder.mjs, the lean recorder of REFERENCE.md's table
 // (its techniques and nothing else): what the floor costs on this machine in this window.
 // The figures are the steady state: V8 compiles the recorder's code as it gets hot, which
@@ -168,6 +169,20 @@ const dbBytes = (dataDir, file = 'kmpm.db') => {
     db.close();
   }
 };
+/** Mean wall time of the alert hook a tick, from the recorder's own per-minute stats since `from`. */
+const alertHook = (dataDir, from) => {
+  const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
+  try {
+    return db
+      .prepare(
+        `SELECT sum(runs) AS ticks, 1000 * sum(duration_ms_sum) / sum(runs) AS us
+         FROM collector_stat WHERE name = 'alerts' AND ts >= ?`,
+      )
+      .get(from);
+  } finally {
+    db.close();
+  }
+};
 const rows = (dataDir) => {
   const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
   try {
@@ -198,6 +213,7 @@ if (warmWall >= 60) {
 
 const start = {
   t: performance.now(),
+  epoch: Date.now(),
   exp: exporter ? cpuSeconds(exporter.pid) : 0,
   self: process.cpuUsage(),
 };
@@ -248,6 +264,14 @@ for (const r of recorders) {
   }
   console.log(
     `  database growth: ${perHour(db1.total, r.db0.total)} MB/h, of which raw samples ${perHour(db1.raw, r.db0.raw)} MB/h; stored: ${JSON.stringify(rows(r.dataDir))}`,
+  );
+  // Whole-process CPU of two instances of one build differs by ~0.02 points in a window;
+  // the hook's own time is the precise measure of what rules add.
+  const hook = alertHook(r.dataDir, start.epoch);
+  console.log(
+    hook.ticks
+      ? `  alert evaluation (the recorder's own timing): ${hook.us.toFixed(0)} µs a tick over ${hook.ticks} ticks`
+      : '  alert evaluation: not timed by this build',
   );
 }
 

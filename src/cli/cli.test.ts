@@ -5,6 +5,10 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/cli.js';
 import { tempDir } from '../../test/helpers/tmp.js';
+import { pino } from 'pino';
+import { createBackend } from '../collect/backend.js';
+import { Recorder } from '../collect/recorder.js';
+import { Store } from '../store/index.js';
 import type { Io } from './common.js';
 import { main } from './main.js';
 
@@ -66,6 +70,41 @@ describe('kmpm CLI (in process)', () => {
     expect(report.recorder).toBeNull();
     expect(report.samples.count).toBeGreaterThanOrEqual(3);
     expect(report.processes_tracked).toBeGreaterThan(5);
+  });
+
+  it("reports the recorder's cost with its alert evaluation time a tick", async () => {
+    const dir = tempDir();
+    const store = Store.open(dir);
+    const sampler = createBackend({ procRoot: '/proc' }).createSampler({ processes: false });
+    const T = Date.now() - 120_000;
+    const recorder = new Recorder(sampler, store, {
+      intervalMs: 1000,
+      logger: pino({ level: 'silent' }),
+      clock: () => T,
+      housekeepingMs: 3600_000,
+      onSnapshot: () => {
+        const until = performance.now() + 3;
+        while (performance.now() < until);
+      },
+    });
+    recorder.tick(T);
+    recorder.housekeeping(T + 60_000);
+    recorder.tick(T + 61_000);
+    recorder.tick(T + 62_000);
+    recorder.housekeeping(T + 120_000);
+    sampler.close();
+    store.close();
+
+    const json = capture();
+    expect(await kmpm(['status', '--json', '--data-dir', dir], json.io)).toBe(0);
+    const cost = JSON.parse(json.text()).recorder_cost;
+    expect(cost.ticks).toBe(2);
+    expect(cost.alert_evaluation_ms_per_tick).toBeGreaterThanOrEqual(3);
+    const text = capture();
+    expect(await kmpm(['status', '--data-dir', dir], text.io)).toBe(0);
+    expect(text.text()).toMatch(
+      /recorder cost {3}[\d.]+ % of one core, [\d.]+ MiB RSS, alert evaluation [\d.]+ ms a tick \(last minute\)/,
+    );
   });
 
   it('shows an empty data directory plainly', async () => {

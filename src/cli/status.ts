@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { HOOK_STAT } from '../collect/recorder.js';
 import { formatValue } from '../monitor/render.js';
 import { latestSystemValues } from '../store/latest.js';
 import { readLockOwner } from '../store/lock.js';
@@ -19,6 +20,8 @@ export interface StatusReport {
     cpu_percent_of_one_core: number;
     rss_bytes: number;
     ticks: number;
+    /** Mean wall time of the recorder's alert evaluation a tick; null when it ran none. */
+    alert_evaluation_ms_per_tick: number | null;
   } | null;
   failing_collectors: { name: string; failures: number; last_error: string | null }[];
 }
@@ -41,6 +44,11 @@ export function statusReport(dataDirFlag: string | undefined): StatusReport {
       ticks: number;
     }[];
     const [last, before] = cost;
+    const hook = last
+      ? (store.db
+          .prepare('SELECT runs, duration_ms_sum FROM collector_stat WHERE name = ? AND ts = ?')
+          .get(HOOK_STAT, last.ts) as { runs: number; duration_ms_sum: number } | undefined)
+      : undefined;
     const failing = store.db
       .prepare(
         `SELECT name, sum(failures) AS failures, max(last_error) AS last_error FROM collector_stat
@@ -69,6 +77,7 @@ export function statusReport(dataDirFlag: string | undefined): StatusReport {
               cpu_percent_of_one_core: (100 * last.cpu_ms) / (last.ts - before.ts),
               rss_bytes: last.rss_bytes,
               ticks: last.ticks,
+              alert_evaluation_ms_per_tick: hook?.runs ? hook.duration_ms_sum / hook.runs : null,
             }
           : null,
       failing_collectors: failing,
@@ -93,9 +102,11 @@ function render(r: StatusReport): string {
       `latest          cpu ${formatValue(r.latest.cpu_percent ?? null, 'percent')}, memory ${formatValue(r.latest.memory_used_percent ?? null, 'percent')}, load1 ${formatValue(r.latest.load1 ?? null, '')}`,
     );
   }
-  if (r.recorder_cost) {
+  const cost = r.recorder_cost;
+  if (cost) {
+    const alerts = cost.alert_evaluation_ms_per_tick;
     lines.push(
-      `recorder cost   ${r.recorder_cost.cpu_percent_of_one_core.toFixed(2)} % of one core, ${formatValue(r.recorder_cost.rss_bytes, 'bytes')} RSS (last minute)`,
+      `recorder cost   ${cost.cpu_percent_of_one_core.toFixed(2)} % of one core, ${formatValue(cost.rss_bytes, 'bytes')} RSS${alerts === null ? '' : `, alert evaluation ${alerts.toFixed(2)} ms a tick`} (last minute)`,
     );
   }
   for (const c of r.failing_collectors) {

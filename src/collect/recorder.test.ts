@@ -7,7 +7,7 @@ import { tempDir } from '../../test/helpers/tmp.js';
 import { Store } from '../store/index.js';
 import type { Snapshot } from '../types.js';
 import { createBackend } from './backend.js';
-import { Recorder, type RecorderOptions } from './recorder.js';
+import { HOOK_STAT, Recorder, type RecorderOptions } from './recorder.js';
 import type { Sampler } from './sampler.js';
 
 const HOUR = 3600_000;
@@ -217,6 +217,34 @@ describe('Recorder', () => {
     expect(count('SELECT sum(ticks) FROM recorder_stat')).toBe(ticks); // flushed by stop
     await delay(150);
     expect(count('SELECT count(*) FROM system_raw')).toBe(ticks); // no timer left behind
+  });
+
+  it("keeps the snapshot hook's time beside the collectors', only when there is a hook", () => {
+    const { recorder, value, count } = rig({
+      clock: () => T,
+      housekeepingMs: 10 * HOUR,
+      onSnapshot: () => {
+        // a hook that takes at least 5 ms of wall time
+        const until = performance.now() + 5;
+        while (performance.now() < until);
+      },
+    });
+    recorder.tick(T);
+    recorder.tick(T + 1000);
+    recorder.housekeeping(T + 2000);
+    const row = (sql: string) =>
+      count(`SELECT ${sql} FROM collector_stat WHERE name = ? AND ts = ?`, HOOK_STAT, T + 2000);
+    expect(row('runs')).toBe(2);
+    expect(row('failures')).toBe(0);
+    expect(row('duration_ms_max')).toBeGreaterThanOrEqual(5);
+    expect(row('duration_ms_sum')).toBeGreaterThanOrEqual(10);
+
+    const plain = rig({ clock: () => T, housekeepingMs: 10 * HOUR });
+    plain.recorder.tick(T);
+    plain.recorder.housekeeping(T + 1000);
+    expect(plain.count('SELECT count(*) FROM collector_stat WHERE name = ?', HOOK_STAT)).toBe(0);
+    expect(plain.count('SELECT count(*) FROM collector_stat')).toBeGreaterThan(0);
+    expect(value('SELECT count(*) FROM collector_stat WHERE name = ?', HOOK_STAT)).toBe(1);
   });
 
   it('stops from within a snapshot handler without scheduling another tick', async () => {

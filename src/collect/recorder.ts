@@ -28,7 +28,10 @@ export interface RecorderOptions {
   retentionEveryMs?: number;
   clock?: () => number;
   logger: Logger;
-  /** Called with every stored snapshot (alert evaluation hooks in here). */
+  /**
+   * Called with every stored snapshot (alert evaluation hooks in here); its wall time is
+   * kept with the collectors' as HOOK_STAT.
+   */
   onSnapshot?: (snapshot: Snapshot) => void;
 }
 
@@ -39,6 +42,9 @@ interface CollectorTotals {
   max: number;
   lastError: string | null;
 }
+
+/** The collector_stat name under which the onSnapshot hook's time is kept (alert evaluation). */
+export const HOOK_STAT = 'alerts';
 
 export const DEFAULT_RAW_RETENTION_MS = 48 * 3600_000;
 const DEFAULT_SELF_RETENTION_MS = 30 * 24 * 3600_000;
@@ -123,25 +129,34 @@ export class Recorder {
       return null;
     }
     this.lastProcessCount = snapshot.processes?.length ?? 0;
-    this.opts.onSnapshot?.(snapshot);
+    const hook = this.opts.onSnapshot;
+    if (hook) {
+      const t0 = performance.now();
+      hook(snapshot);
+      this.accountOne(HOOK_STAT, performance.now() - t0, null);
+    }
     if (now - this.lastHousekeeping >= (this.opts.housekeepingMs ?? 60_000)) this.housekeeping(now);
     return snapshot;
   }
 
   private account(stats: readonly CollectorStat[]): void {
-    for (const s of stats) {
-      let t = this.totals.get(s.name);
-      if (!t) {
-        t = { runs: 0, failures: 0, sum: 0, max: 0, lastError: null };
-        this.totals.set(s.name, t);
-      }
-      t.runs++;
-      t.sum += s.durationMs;
-      t.max = Math.max(t.max, s.durationMs);
-      if (!s.ok) {
-        t.failures++;
-        t.lastError = s.error ?? 'failed';
-      }
+    for (const s of stats)
+      this.accountOne(s.name, s.durationMs, s.ok ? null : (s.error ?? 'failed'));
+  }
+
+  /** One run of a part of the tick, into its per-minute totals (collector_stat). */
+  private accountOne(name: string, durationMs: number, error: string | null): void {
+    let t = this.totals.get(name);
+    if (!t) {
+      t = { runs: 0, failures: 0, sum: 0, max: 0, lastError: null };
+      this.totals.set(name, t);
+    }
+    t.runs++;
+    t.sum += durationMs;
+    t.max = Math.max(t.max, durationMs);
+    if (error !== null) {
+      t.failures++;
+      t.lastError = error;
     }
   }
 
