@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuCounters, snap } from '../../test/helpers/snapshots.js';
+import { cpuCounters, diskCounters, snap } from '../../test/helpers/snapshots.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { openDatabase } from '../store/db.js';
 import type { Snapshot } from '../types.js';
@@ -18,18 +18,6 @@ import { acknowledge, initialState } from './state.js';
 import { AlertStore } from './store.js';
 
 const S = 1000;
-
-const NO_IO = {
-  reads: 0,
-  read_sectors: 0,
-  read_ms: 0,
-  writes: 0,
-  write_sectors: 0,
-  write_ms: 0,
-  in_flight: 0,
-  io_ms: 0,
-  weighted_ms: 0,
-};
 
 /** Snapshots whose cpu_percent between two consecutive ones is exactly `busy`. */
 function machine() {
@@ -158,7 +146,7 @@ describe('AlertEvaluator on synthetic snapshots', () => {
     // A disk busy 50 % of each second: io_ms grows by 500 a second.
     const at = (t: number) => ({
       ...m(t, 10),
-      disks: [{ ...NO_IO, name: 'vda', io_ms: 500 * t }],
+      disks: [diskCounters('vda', { io_ms: 500 * t })],
     });
     let prev = at(0);
     const step = (t: number) => {

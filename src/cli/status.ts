@@ -120,7 +120,9 @@ function render(r: StatusReport): string {
 export function registerStatus(program: Command, io: Io = processIo): void {
   program
     .command('status')
-    .description('show the data directory, the recorder, stored history and the latest values')
+    .description(
+      "show the data directory, the recorder, stored history, the latest values and the recorder's own cost",
+    )
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }, cmd: Command) => {
       const report = statusReport(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);

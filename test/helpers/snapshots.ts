@@ -1,5 +1,11 @@
 import { emptySnapshot } from '../../src/collect/collector.js';
-import type { CpuTimes, ProcessCounters, Snapshot, SystemCounters } from '../../src/types.js';
+import type {
+  CpuTimes,
+  DiskCounters,
+  ProcessCounters,
+  Snapshot,
+  SystemCounters,
+} from '../../src/types.js';
 
 export const MACHINE = { clockTicks: 100, pageSize: 4096, cores: 2 };
 
@@ -18,6 +24,23 @@ export function cpuCounters(user: number, idle: number): Partial<SystemCounters>
     cpu_irq: 0,
     cpu_softirq: 0,
     cpu_steal: 0,
+  };
+}
+
+/** A disk's counters: every one 0 but those given. */
+export function diskCounters(name: string, over: Partial<DiskCounters> = {}): DiskCounters {
+  return {
+    name,
+    reads: 0,
+    read_sectors: 0,
+    read_ms: 0,
+    writes: 0,
+    write_sectors: 0,
+    write_ms: 0,
+    in_flight: 0,
+    io_ms: 0,
+    weighted_ms: 0,
+    ...over,
   };
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MACHINE, cpu, proc, snap } from '../../../test/helpers/snapshots.js';
+import { MACHINE, cpu, diskCounters, proc, snap } from '../../../test/helpers/snapshots.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { Store } from '../../store/index.js';
 import type { DiskCounters, NetCounters, ProcessCounters } from '../../types.js';
@@ -16,18 +16,8 @@ const FROM = T0;
 const TO = T0 + N * 1000;
 const MEM_USED = 400_000_000;
 
-const disk = (name: string, weighted: number): DiskCounters => ({
-  name,
-  reads: 0,
-  read_sectors: 0,
-  read_ms: 0,
-  writes: 0,
-  write_sectors: 0,
-  write_ms: 0,
-  in_flight: 0,
-  io_ms: 0,
-  weighted_ms: weighted,
-});
+const disk = (name: string, weighted: number): DiskCounters =>
+  diskCounters(name, { weighted_ms: weighted });
 const net = (name: string, rx: number, tx: number): NetCounters => ({
   name,
   rx_bytes: rx,
