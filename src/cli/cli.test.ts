@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { busyFor } from '../../test/helpers/busy.js';
 import { waitFor } from '../../test/helpers/cli.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { pino } from 'pino';
@@ -82,10 +83,7 @@ describe('kmpm CLI (in process)', () => {
       logger: pino({ level: 'silent' }),
       clock: () => T,
       housekeepingMs: 3600_000,
-      onSnapshot: () => {
-        const until = performance.now() + 3;
-        while (performance.now() < until);
-      },
+      onSnapshot: () => busyFor(3),
     });
     recorder.tick(T);
     recorder.housekeeping(T + 60_000);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { busyFor } from '../../test/helpers/busy.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { Store } from '../store/index.js';
 import type { Snapshot } from '../types.js';
@@ -223,11 +224,7 @@ describe('Recorder', () => {
     const { recorder, value, count } = rig({
       clock: () => T,
       housekeepingMs: 10 * HOUR,
-      onSnapshot: () => {
-        // a hook that takes at least 5 ms of wall time
-        const until = performance.now() + 5;
-        while (performance.now() < until);
-      },
+      onSnapshot: () => busyFor(5),
     });
     recorder.tick(T);
     recorder.tick(T + 1000);
