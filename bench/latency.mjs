@@ -14,7 +14,8 @@ import { arg, machine, percentile, processCount } from './lib.mjs';
 const lists = Number(arg('lists', '300'));
 const calls = Number(arg('calls', '30'));
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-'));
-const server = spawn(process.execPath, ['bin/kmpm', 'mcp', '--no-record', '--data-dir', dataDir], {
+// Launched as a user runs it: the executable, so the Node flags on its first line apply.
+const server = spawn('bin/kmpm', ['mcp', '--no-record', '--data-dir', dataDir], {
   stdio: ['pipe', 'pipe', 'ignore'],
 });
 
@@ -86,8 +87,8 @@ server.kill();
 
 // For comparison: the same list through the SDK's client, which compiles every output schema.
 const transport = new StdioClientTransport({
-  command: process.execPath,
-  args: ['bin/kmpm', 'mcp', '--no-record', '--data-dir', dataDir],
+  command: 'bin/kmpm',
+  args: ['mcp', '--no-record', '--data-dir', dataDir],
   stderr: 'ignore',
 });
 const client = new Client({ name: 'bench', version: '1' });

@@ -53,9 +53,10 @@ while (targetProcs && processCount() < targetProcs) {
 /** One `kmpm mcp` with a client connected, recording into its own data directory. */
 async function startKmpm(name, root) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-bench-'));
+  // Launched as a user runs it: the executable, so the Node flags on its first line apply.
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [path.join(root, 'bin/kmpm'), 'mcp', '--data-dir', dataDir],
+    command: path.join(root, 'bin/kmpm'),
+    args: ['mcp', '--data-dir', dataDir],
     stderr: 'ignore',
   });
   const client = new Client({ name: 'bench', version: '1' });

@@ -40,6 +40,11 @@ describe('kmpm CLI (in process)', () => {
     expect(c.text()).toMatch(/Usage: kmpm/);
     expect(await kmpm(['--version'], c.io)).toBe(0);
     expect(c.text()).toContain('0.1.0');
+    for (const command of ['daemon', 'mcp']) {
+      const h = capture();
+      expect(await kmpm([command, '--help'], h.io)).toBe(0);
+      expect(h.text()).toContain(`node --v8-pool-size=1 bin/kmpm ${command}.`);
+    }
     const bad = capture();
     expect(await kmpm(['nope'], bad.io)).toBe(2);
     expect(bad.errors()).toBe("kmpm: unknown command 'nope'");

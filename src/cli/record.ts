@@ -50,10 +50,14 @@ export function recordingOptions(cmd: Command, intervalHelp: string): Command {
     .option('--interval <seconds>', `${intervalHelp}, 0.1-60`, '1')
     .option('--raw-retention <hours>', 'hours of raw samples to keep, 1-8760', '48')
     .option('--minute-retention <days>', 'days of 1-minute rollups to keep, 1-3650', '30')
-    .option(
-      '--hour-retention <days>',
-      'days of 1-hour (and 1-day) rollups to keep, 1-36500',
-      '730',
+    .option('--hour-retention <days>', 'days of 1-hour (and 1-day) rollups to keep, 1-36500', '730')
+    .addHelpText(
+      'after',
+      '\nRun as a program (kmpm on PATH, bin/kmpm, a service), kmpm starts Node with\n' +
+        '--v8-pool-size=1: one V8 helper thread, about 5 MB less memory. With\n' +
+        '`node bin/kmpm`, add it yourself: node --v8-pool-size=1 bin/kmpm ' +
+        cmd.name() +
+        '.',
     );
 }
 

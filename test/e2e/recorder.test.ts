@@ -53,6 +53,36 @@ describe('kmpm daemon (real process)', () => {
   });
 });
 
+describe('bin/kmpm run as a program', () => {
+  it('starts Node with one V8 helper thread: fewer threads than `node bin/kmpm`', async () => {
+    const threads = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).length;
+    const cmdline = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const [dirA, dirB] = [tempDir(), tempDir()];
+    const program = startKmpm(['daemon', '--interval', '0.2', '--data-dir', dirA], {
+      asProgram: true,
+    });
+    const plain = startKmpm(['daemon', '--interval', '0.2', '--data-dir', dirB]);
+    try {
+      for (const dir of [dirA, dirB]) {
+        const db = path.join(dir, 'kmpm.db');
+        await waitFor(
+          () => fs.existsSync(db) && countRows(db, 'system_raw') >= 3,
+          15_000,
+          'samples',
+        );
+      }
+      expect(cmdline(program.pid!)).toContain('--v8-pool-size=1');
+      expect(cmdline(plain.pid!)).not.toContain('--v8-pool-size=1');
+      expect(threads(program.pid!)).toBeLessThan(threads(plain.pid!));
+    } finally {
+      program.kill('SIGTERM');
+      plain.kill('SIGTERM');
+      expect((await exited(program)).code).toBe(0);
+      expect((await exited(plain)).code).toBe(0);
+    }
+  });
+});
+
 describe('kmpm run (real process)', () => {
   it('records wall time, tree CPU, peak memory and exit status, and passes the status on', async () => {
     const dir = tempDir();

@@ -33,9 +33,16 @@ export function kmpm(
   });
 }
 
-/** Starts a long-running bin/kmpm command (daemon, mcp). */
-export function startKmpm(args: string[]): ChildProcess & { stderrText: () => string } {
-  const child = spawn(process.execPath, [KMPM, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Starts a long-running bin/kmpm command (daemon, mcp): `node bin/kmpm`, or with `asProgram`
+ * the executable itself, as a shell or a service runs it (its first line's Node flags apply).
+ */
+export function startKmpm(
+  args: string[],
+  opts: { asProgram?: boolean } = {},
+): ChildProcess & { stderrText: () => string } {
+  const [command, argv] = opts.asProgram ? [KMPM, args] : [process.execPath, [KMPM, ...args]];
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return Object.assign(child, { stderrText: () => stderr });
