@@ -29,6 +29,10 @@ export function openDatabase(file: string): Db {
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Each WAL frame (24-byte header + page) straddles two filesystem blocks. Written over an
+    // old WAL whose blocks left the page cache, every partial block is first read from disk,
+    // synchronously, a few times a tick; a WAL truncated when it restarts is appended to.
+    db.pragma('journal_size_limit = 0');
     migrate(db);
   } catch (err) {
     db.close();

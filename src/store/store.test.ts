@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { deriveSystem } from '../analyze/derive.js';
 import { cpu, proc, snap } from '../../test/helpers/snapshots.js';
@@ -281,6 +282,21 @@ describe('database', () => {
     expect(() => migrate(db)).toThrow(/newer than this kmpm/);
     db.close();
     expect(() => openDatabase(`${dir}/a.db`)).toThrow(StoreError);
+  });
+  it('starts the WAL over from an empty file once it is checkpointed', () => {
+    const dir = tempDir();
+    const db = openDatabase(`${dir}/a.db`);
+    const wal = () => fs.statSync(`${dir}/a.db-wal`).size;
+    db.exec('CREATE TABLE t (v BLOB)');
+    const insert = db.prepare('INSERT INTO t VALUES (randomblob(2000))');
+    for (let i = 0; i < 100; i++) insert.run(); // a commit each: ~100 frames
+    const grown = wal();
+    expect(grown).toBeGreaterThan(100 * 4096);
+    db.pragma('wal_checkpoint(PASSIVE)');
+    insert.run(); // the first commit after the checkpoint restarts the WAL
+    expect(wal()).toBeLessThan(4 * 4096);
+    expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(101);
+    db.close();
   });
   it('names the file it cannot open', () => {
     const dir = tempDir();
