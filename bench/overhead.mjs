@@ -150,52 +150,54 @@ const RAW_TABLES = new Set([
   'process',
   'process_raw',
 ]);
-const dbBytes = (dataDir, file = 'kmpm.db') => {
-  // With little or no warm-up a recorder may not have created its database yet: nothing stored.
-  if (!fs.existsSync(path.join(dataDir, file))) return { total: 0, raw: 0 };
+/** fn(db) on a read-only connection to dataDir's database, closed afterwards. */
+const reading = (dataDir, fn, file = 'kmpm.db') => {
   const db = new Database(path.join(dataDir, file), { readonly: true });
   try {
-    const pages =
-      db.pragma('page_count', { simple: true }) - db.pragma('freelist_count', { simple: true });
-    let raw = 0;
-    for (const r of db.prepare('SELECT tbl_name AS t, name FROM sqlite_schema').all()) {
-      if (!RAW_TABLES.has(r.t)) continue;
-      raw += db
-        .prepare('SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?')
-        .pluck()
-        .get(r.name);
-    }
-    return { total: pages * db.pragma('page_size', { simple: true }), raw };
+    return fn(db);
   } finally {
     db.close();
   }
 };
+const dbBytes = (dataDir, file = 'kmpm.db') => {
+  // With little or no warm-up a recorder may not have created its database yet: nothing stored.
+  if (!fs.existsSync(path.join(dataDir, file))) return { total: 0, raw: 0 };
+  return reading(
+    dataDir,
+    (db) => {
+      const pages =
+        db.pragma('page_count', { simple: true }) - db.pragma('freelist_count', { simple: true });
+      let raw = 0;
+      for (const r of db.prepare('SELECT tbl_name AS t, name FROM sqlite_schema').all()) {
+        if (!RAW_TABLES.has(r.t)) continue;
+        raw += db
+          .prepare('SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?')
+          .pluck()
+          .get(r.name);
+      }
+      return { total: pages * db.pragma('page_size', { simple: true }), raw };
+    },
+    file,
+  );
+};
 /** Mean wall time of the alert hook a tick, from the recorder's own per-minute stats since `from`. */
-const alertHook = (dataDir, from) => {
-  const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
-  try {
-    return db
+const alertHook = (dataDir, from) =>
+  reading(dataDir, (db) =>
+    db
       .prepare(
         `SELECT sum(runs) AS ticks, 1000 * sum(duration_ms_sum) / sum(runs) AS us
          FROM collector_stat WHERE name = 'alerts' AND ts >= ?`,
       )
-      .get(from);
-  } finally {
-    db.close();
-  }
-};
-const rows = (dataDir) => {
-  const db = new Database(path.join(dataDir, 'kmpm.db'), { readonly: true });
-  try {
-    return db
+      .get(from),
+  );
+const rows = (dataDir) =>
+  reading(dataDir, (db) =>
+    db
       .prepare(
         'SELECT (SELECT count(*) FROM system_raw) AS ticks, (SELECT count(*) FROM process_raw) AS process_rows, (SELECT count(*) FROM process) AS processes',
       )
-      .get();
-  } finally {
-    db.close();
-  }
-};
+      .get(),
+  );
 
 console.log(
   `machine: ${machine()}; ${processCount()} processes; ${seconds} s measured after ${warmup} s warm-up`,
