@@ -180,15 +180,19 @@ const dbBytes = (dataDir, file = 'kmpm.db') => {
     file,
   );
 };
-/** Mean wall time of the alert hook a tick, from the recorder's own per-minute stats since `from`. */
-const alertHook = (dataDir, from) =>
+/**
+ * Wall time a tick of one part the recorder times itself (collector_stat `name`: 'alerts' for
+ * the alert hook, 'write' for sample writes), over its per-minute stats since `from`.
+ */
+const ownTiming = (dataDir, name, from) =>
   reading(dataDir, (db) =>
     db
       .prepare(
-        `SELECT sum(runs) AS ticks, 1000 * sum(duration_ms_sum) / sum(runs) AS us
-         FROM collector_stat WHERE name = 'alerts' AND ts >= ?`,
+        `SELECT (SELECT sum(ticks) FROM recorder_stat WHERE ts >= ?1) AS ticks, sum(runs) AS runs,
+           1000 * sum(duration_ms_sum) / (SELECT sum(ticks) FROM recorder_stat WHERE ts >= ?1) AS us
+         FROM collector_stat WHERE name = ?2 AND ts >= ?1`,
       )
-      .get(from),
+      .get(from, name),
   );
 const rows = (dataDir) =>
   reading(dataDir, (db) =>
@@ -270,12 +274,18 @@ for (const r of recorders) {
   );
   // Whole-process CPU of two instances of one build differs by ~0.02 points in a window;
   // the hook's own time is the precise measure of what rules add.
-  const hook = alertHook(r.dataDir, start.epoch);
+  const hook = ownTiming(r.dataDir, 'alerts', start.epoch);
   console.log(
-    hook.ticks
+    hook.runs
       ? `  alert evaluation (the recorder's own timing): ${hook.us.toFixed(0)} µs a tick over ${hook.ticks} ticks`
       : '  alert evaluation: not timed by this build',
   );
+  const write = ownTiming(r.dataDir, 'write', start.epoch);
+  if (write.runs) {
+    console.log(
+      `  sample writes (the recorder's own timing): ${write.us.toFixed(0)} µs a tick, ${write.runs} transactions for ${write.ticks} ticks`,
+    );
+  }
 }
 
 scraping = false;

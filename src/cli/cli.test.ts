@@ -55,7 +55,10 @@ describe('kmpm CLI (in process)', () => {
     const dir = tempDir();
     const stop = new AbortController();
     const c = capture({ shutdown: stop.signal });
-    const running = kmpm(['daemon', '--interval', '0.1', '--data-dir', dir], c.io);
+    const running = kmpm(
+      ['daemon', '--interval', '0.1', '--flush-interval', '0.5', '--data-dir', dir],
+      c.io,
+    );
     await waitFor(() => count(dir, 'system_raw') >= 3, 10_000, 'samples');
 
     const second = capture();

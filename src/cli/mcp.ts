@@ -6,6 +6,7 @@ import { DeliveryQueue } from '../alerts/deliveries.js';
 import { createMcpServer } from '../mcp/server.js';
 import { MonitorSessions } from '../mcp/sessions.js';
 import { LockHeldError } from '../store/lock.js';
+import { freshSamples } from '../store/samples-fresh.js';
 import { openBackend, openRuntime, processIo, untilStopped, type Io } from './common.js';
 import { recordingOptions, recordingSettings, startRecording, type Recording } from './record.js';
 
@@ -50,6 +51,11 @@ export function registerMcp(program: Command, io: Io = processIo): void {
         clock: Date.now,
         actor: 'mcp:stdio',
         recording: () => recording !== null,
+        // Recording, it writes what it holds; else it asks the recorder to.
+        flushSamples: () =>
+          recording === null
+            ? freshSamples(rt.dataDir, () => rt.store.query.latestTimestamp()).then(() => {})
+            : void recording.recorder.flush(),
         sessions,
       });
       if (opts.record) {

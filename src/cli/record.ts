@@ -6,6 +6,7 @@ import { channelKind, type Senders } from '../alerts/dispatcher.js';
 import { AlertRuntime } from '../alerts/runtime.js';
 import { AlertStore } from '../alerts/store.js';
 import { acquireRecorderLock, type RecorderLock } from '../store/lock.js';
+import { FLUSH_SIGNAL } from '../store/samples-fresh.js';
 import type { Command } from 'commander';
 import { numberOption, type Runtime } from './common.js';
 
@@ -30,6 +31,7 @@ export interface Recording {
 /** What `--interval` and the retention flags set, for every command that records. */
 export interface RecordingSettings {
   intervalMs: number;
+  flushMs: number;
   rawRetentionMs: number;
   minuteRetentionMs: number;
   hourRetentionMs: number;
@@ -37,6 +39,7 @@ export interface RecordingSettings {
 
 interface RecordingFlags {
   interval: string;
+  flushInterval: string;
   rawRetention: string;
   minuteRetention: string;
   hourRetention: string;
@@ -44,10 +47,22 @@ interface RecordingFlags {
 
 const DAY_MS = 24 * 3600_000;
 
+/**
+ * Samples are written every 10 s by default: one transaction for ten 1 s samples writes each
+ * table's last page once instead of ten times (docs/performance.md). Readers have the
+ * recorder write what it holds before they read (samples-fresh.ts).
+ */
+export const DEFAULT_FLUSH_MS = 10_000;
+
 /** Adds the flags of a recording command (`kmpm daemon`, and `kmpm mcp` when it records). */
 export function recordingOptions(cmd: Command, intervalHelp: string): Command {
   return cmd
     .option('--interval <seconds>', `${intervalHelp}, 0.1-60`, '1')
+    .option(
+      '--flush-interval <seconds>',
+      'seconds samples wait in memory to be written together, 0-60 (0: every sample on its own); other processes see them this much later, and a crash loses as much',
+      String(DEFAULT_FLUSH_MS / 1000),
+    )
     .option('--raw-retention <hours>', 'hours of raw samples to keep, 1-8760', '48')
     .option('--minute-retention <days>', 'days of 1-minute rollups to keep, 1-3650', '30')
     .option('--hour-retention <days>', 'days of 1-hour (and 1-day) rollups to keep, 1-36500', '730')
@@ -65,10 +80,32 @@ export function recordingOptions(cmd: Command, intervalHelp: string): Command {
 export function recordingSettings(flags: RecordingFlags): RecordingSettings {
   return {
     intervalMs: numberOption('--interval', flags.interval, 0.1, 60) * 1000,
+    flushMs: numberOption('--flush-interval', flags.flushInterval, 0, 60) * 1000,
     rawRetentionMs: numberOption('--raw-retention', flags.rawRetention, 1, 8760) * 3600_000,
     minuteRetentionMs: numberOption('--minute-retention', flags.minuteRetention, 1, 3650) * DAY_MS,
     hourRetentionMs: numberOption('--hour-retention', flags.hourRetention, 1, 36500) * DAY_MS,
   };
+}
+
+/** The recorders of this process, written out on FLUSH_SIGNAL. */
+const flushable = new Set<Recorder>();
+let listening = false;
+
+/**
+ * Installs the FLUSH_SIGNAL handler, once per process and before any lock says that this
+ * process takes the signal (unhandled, it would end the process). It stays installed: a
+ * reader that read the lock just before it was released may still send it. False where
+ * the platform has no such signal.
+ */
+function listenForFlushRequests(): boolean {
+  if (process.platform === 'win32') return false;
+  if (!listening) {
+    process.on(FLUSH_SIGNAL, () => {
+      for (const recorder of flushable) recorder.flush();
+    });
+    listening = true;
+  }
+  return true;
 }
 
 /**
@@ -81,13 +118,19 @@ export function startRecording(
   backend: PlatformBackend,
   opts: {
     intervalMs: number;
+    flushMs?: number;
     rawRetentionMs?: number;
     minuteRetentionMs?: number;
     hourRetentionMs?: number;
     senders?: Senders;
   },
 ): Recording {
-  const lock = acquireRecorderLock(rt.dataDir);
+  const flushMs = opts.flushMs ?? DEFAULT_FLUSH_MS;
+  const askable = flushMs > opts.intervalMs && listenForFlushRequests();
+  const lock = acquireRecorderLock(
+    rt.dataDir,
+    askable ? { flush: { signal: FLUSH_SIGNAL, intervalMs: opts.intervalMs, flushMs } } : {},
+  );
   try {
     const sampler = backend.createSampler({
       processes: true,
@@ -109,6 +152,7 @@ export function startRecording(
     });
     const recorder = new Recorder(sampler, rt.store, {
       intervalMs: opts.intervalMs,
+      flushMs,
       logger: rt.logger,
       machine: backend.machineInfo(),
       onSnapshot: (snapshot) => alerts.onSnapshot(snapshot),
@@ -120,11 +164,13 @@ export function startRecording(
     });
     alerts.start();
     recorder.start();
+    flushable.add(recorder);
     return {
       recorder,
       lock,
       alerts,
       async stop() {
+        flushable.delete(recorder);
         recorder.stop();
         sampler.close();
         // Deliveries in flight finish (each is bounded by its timeout); the rest wait in the outbox.

@@ -4,6 +4,7 @@ import { HOOK_STAT } from '../collect/recorder.js';
 import { formatValue } from '../monitor/render.js';
 import { latestSystemValues } from '../store/latest.js';
 import { readLockOwner } from '../store/lock.js';
+import { freshSamples } from '../store/samples-fresh.js';
 import { openRuntime, processIo, type Io } from './common.js';
 
 export interface StatusReport {
@@ -28,10 +29,12 @@ export interface StatusReport {
 
 const iso = (ts: number | null) => (ts === null ? null : new Date(ts).toISOString());
 
-export function statusReport(dataDirFlag: string | undefined): StatusReport {
+export async function statusReport(dataDirFlag: string | undefined): Promise<StatusReport> {
   const rt = openRuntime(dataDirFlag);
   try {
     const { store } = rt;
+    // the samples a recorder holds in memory, written first: "newest" is the last tick
+    await freshSamples(rt.dataDir, () => store.query.latestTimestamp());
     const counts = store.query.counts();
     const newest = store.query.latestTimestamp();
     const lock = readLockOwner(rt.dataDir);
@@ -124,8 +127,8 @@ export function registerStatus(program: Command, io: Io = processIo): void {
       "show the data directory, the recorder, stored history, the latest values and the recorder's own cost",
     )
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      const report = statusReport(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const report = await statusReport(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir);
       io.out(opts.json ? JSON.stringify(report, null, 2) : render(report));
     });
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busyFor } from '../../test/helpers/busy.js';
@@ -8,7 +9,7 @@ import { tempDir } from '../../test/helpers/tmp.js';
 import { Store } from '../store/index.js';
 import type { Snapshot } from '../types.js';
 import { createBackend } from './backend.js';
-import { HOOK_STAT, Recorder, type RecorderOptions } from './recorder.js';
+import { HOOK_STAT, Recorder, WRITE_STAT, type RecorderOptions } from './recorder.js';
 import type { Sampler } from './sampler.js';
 
 const HOUR = 3600_000;
@@ -104,9 +105,10 @@ describe('Recorder', () => {
       'SELECT group_concat(name) FROM (SELECT name FROM collector_stat WHERE ts = ? ORDER BY name)',
       T + 1,
     );
-    expect(collectors).toBe([...sampler.names].sort().join(','));
+    expect(collectors).toBe([...sampler.names, WRITE_STAT].sort().join(','));
+    // each collector ran once, and so did the write of the one sample since
     expect(count('SELECT sum(runs) FROM collector_stat WHERE ts = ?', T + 1)).toBe(
-      sampler.names.length,
+      sampler.names.length + 1,
     );
     // nothing new since: no empty rows
     recorder.housekeeping(T + 2);
@@ -167,29 +169,85 @@ describe('Recorder', () => {
     expect(count('SELECT ticks FROM recorder_stat WHERE ts = ?', T + 10_000)).toBe(2);
   });
 
-  it('logs a failing write once per run of failures, returns null and goes on', () => {
+  it('writes the samples of a flush interval together, and what waits at housekeeping, flush and stop', () => {
     const seen: Snapshot[] = [];
-    const { recorder, store, logs, count } = rig({
+    const { recorder, store, count } = rig({
       clock: () => T,
+      flushMs: 5000,
+      housekeepingMs: 10 * HOUR,
+      // a copy of what each tick sampled, to compare with what is stored later
+      onSnapshot: (s) => seen.push(structuredClone(s)),
+    });
+    const reader = new Database(store.file, { readonly: true });
+    cleanup.push(() => reader.close());
+    const rows = (table: string) =>
+      Number(reader.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
+    for (let s = 0; s < 5; s++) expect(recorder.tick(T + s * 1000)?.ts).toBe(T + s * 1000);
+    expect(rows('system_raw')).toBe(0); // waiting in memory, not in an open transaction
+    recorder.tick(T + 5000); // 5 s after the oldest waiting: all six, at once
+    expect(rows('system_raw')).toBe(6);
+    // stored as sampled: counters, cores and every process that changed
+    const stored = store.query.systemSnapshots(T, T + 5000);
+    expect(stored.map((s) => s.system)).toEqual(seen.map((s) => s.system));
+    expect(stored.map((s) => s.cores)).toEqual(seen.map((s) => s.cores));
+    // and the same process rows as one transaction per sample would have stored
+    const single = Store.open(tempDir());
+    cleanup.push(() => single.close());
+    const writer = single.createWriter();
+    for (const s of seen) writer.write(s);
+    const processRows = (db: Database.Database) =>
+      db.prepare('SELECT * FROM process_raw ORDER BY process_id, ts').raw().all();
+    expect(processRows(reader)).toEqual(processRows(single.db));
+    expect(rows('process_raw')).toBeGreaterThanOrEqual(seen[0]!.processes!.length);
+
+    recorder.tick(T + 6000);
+    recorder.housekeeping(T + 6500); // rollups must see every sample of their minutes
+    expect(rows('system_raw')).toBe(7);
+    expect(count('SELECT sum(process_rows) FROM recorder_stat')).toBe(rows('process_raw'));
+    recorder.tick(T + 7000);
+    expect(recorder.flush()).toBe(true);
+    expect(rows('system_raw')).toBe(8);
+    recorder.tick(T + 8000);
+    recorder.tick(T + 2000); // the clock went back: written at once, not held until it catches up
+    expect(rows('system_raw')).toBe(9);
+    recorder.tick(T + 9000);
+    recorder.stop();
+    expect(rows('system_raw')).toBe(10);
+    expect(count('SELECT sum(ticks) FROM recorder_stat')).toBe(11);
+  });
+
+  it('logs a failing write once per run of failures, counts it, returns null and goes on', () => {
+    const seen: Snapshot[] = [];
+    const { recorder, store, logs, count, value } = rig({
+      clock: () => T,
+      housekeepingMs: 10 * HOUR,
       onSnapshot: (s) => seen.push(s),
     });
     const repair = breakWrites(store);
     expect(() => recorder.tick(T)).not.toThrow();
     expect(recorder.tick(T + 1)).toBeNull();
-    expect(seen).toEqual([]);
-    const failed = () => logs.filter((l) => l.msg === 'writing a sample failed');
+    // alerts evaluate what was sampled, stored or not (a full disk is worth an alert)
+    expect(seen.map((s) => s.ts)).toEqual([T, T + 1]);
+    const failed = () => logs.filter((l) => l.msg === 'writing samples failed');
     expect(failed()).toHaveLength(1);
     expect(failed()[0]?.level).toBe(50); // error
     expect(failed()[0]?.err?.message).toBe('disk on fire');
 
     repair();
     expect(recorder.tick(T + 2)?.ts).toBe(T + 2);
-    expect(seen).toHaveLength(1);
     expect(count('SELECT count(*) FROM system_raw')).toBe(1);
 
     breakWrites(store);
     expect(recorder.tick(T + 3)).toBeNull();
     expect(failed()).toHaveLength(2); // a new run of failures is news again
+    store.db.exec('DROP TRIGGER broken');
+    recorder.housekeeping(T + 4);
+    expect(
+      value(
+        'SELECT json_array(runs, failures, last_error) FROM collector_stat WHERE name = ?',
+        WRITE_STAT,
+      ),
+    ).toBe(JSON.stringify([4, 3, 'disk on fire']));
   });
 
   it('logs a failing housekeeping pass as a warning and keeps the counts for the next', () => {

@@ -9,6 +9,14 @@ import type { Sampler } from './sampler.js';
 
 export interface RecorderOptions {
   intervalMs: number;
+  /**
+   * How long samples wait in memory to be written together, one transaction for all of them
+   * (default 0: each tick commits its own). A transaction's cost is mostly its pages: the
+   * same leaves of each table are written once for several rows instead of once a tick.
+   * Readers in other processes see samples up to this much later, and a crash loses as
+   * much; housekeeping, stop() and flush() write what waits first.
+   */
+  flushMs?: number;
   /** Raw samples older than this are deleted (default 48 h). */
   rawRetentionMs?: number;
   /** Self-metrics (collector and recorder stats) kept this long (default 30 days). */
@@ -45,14 +53,17 @@ interface CollectorTotals {
 
 /** The collector_stat name under which the onSnapshot hook's time is kept (alert evaluation). */
 export const HOOK_STAT = 'alerts';
+/** The collector_stat name of sample writes: a run per transaction, a failure per failed one. */
+export const WRITE_STAT = 'write';
 
 export const DEFAULT_RAW_RETENTION_MS = 48 * 3600_000;
 const DEFAULT_SELF_RETENTION_MS = 30 * 24 * 3600_000;
 const DEFAULT_RETENTION_EVERY_MS = 10 * 60_000;
 
 /**
- * Samples on a self-correcting timer (setInterval drifts ~70 ms/min), writes one
- * transaction per tick, and does housekeeping in small steps between ticks.
+ * Samples on a self-correcting timer (setInterval drifts ~70 ms/min), writes the samples
+ * of each flush interval in one transaction, and does housekeeping in small steps between
+ * ticks.
  */
 export class Recorder {
   private readonly writer: SampleWriter;
@@ -71,6 +82,8 @@ export class Recorder {
   /** Prepared at the first flush, once a minute after that. */
   private statStatements: { collector: Statement; recorder: Statement } | undefined;
   private failures = 0;
+  /** Samples taken and not yet written, oldest first. */
+  private pending: Snapshot[] = [];
 
   constructor(
     private readonly sampler: Sampler,
@@ -92,11 +105,13 @@ export class Recorder {
     this.schedule();
   }
 
-  /** Stops ticking and flushes pending self-metrics. */
+  /** Stops ticking, writes the samples waiting, and flushes pending self-metrics. */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.flushStats(this.clock());
+    const now = this.clock();
+    this.flush();
+    this.flushStats(now);
   }
 
   private schedule(): void {
@@ -116,18 +131,15 @@ export class Recorder {
     if (this.timer) this.schedule();
   }
 
-  /** One sample → one stored snapshot. Never throws: a failed write is logged and counted. */
+  /**
+   * One sample, handed to the hook and written once the flush interval is up. Never
+   * throws: returns null when this tick wrote and the write failed (logged and counted).
+   * The hook sees every sample, stored or not: alerts still evaluate on a full disk.
+   */
   tick(now: number): Snapshot | null {
     const { snapshot, stats } = this.sampler.sample(now);
     this.account(stats);
     this.ticks++;
-    try {
-      this.processRows += this.writer.write(snapshot);
-      this.failures = 0;
-    } catch (err) {
-      if (this.failures++ === 0) this.opts.logger.error({ err }, 'writing a sample failed');
-      return null;
-    }
     this.lastProcessCount = snapshot.processes?.length ?? 0;
     const hook = this.opts.onSnapshot;
     if (hook) {
@@ -135,8 +147,39 @@ export class Recorder {
       hook(snapshot);
       this.accountOne(HOOK_STAT, performance.now() - t0, null);
     }
+    const pending = this.pending;
+    pending.push(snapshot);
+    const since = pending[0]!.ts;
+    // A clock that went back writes at once rather than wait for it to catch up.
+    const due = now - since >= (this.opts.flushMs ?? 0) || now < since;
+    const stored = !due || this.flush();
     if (now - this.lastHousekeeping >= (this.opts.housekeepingMs ?? 60_000)) this.housekeeping(now);
-    return snapshot;
+    return stored ? snapshot : null;
+  }
+
+  /**
+   * Writes the samples waiting, in one transaction; false when that failed (logged once
+   * per run of failures, counted under WRITE_STAT). Failed samples are dropped, as a
+   * retry that failed on them again would hold back every sample after them.
+   */
+  flush(): boolean {
+    const batch = this.pending;
+    if (batch.length === 0) return true;
+    this.pending = [];
+    const t0 = performance.now();
+    try {
+      this.processRows += this.writer.writeBatch(batch);
+      this.failures = 0;
+      this.accountOne(WRITE_STAT, performance.now() - t0, null);
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.accountOne(WRITE_STAT, performance.now() - t0, message);
+      if (this.failures++ === 0) {
+        this.opts.logger.error({ err, lost: batch.length }, 'writing samples failed');
+      }
+      return false;
+    }
   }
 
   private account(stats: readonly CollectorStat[]): void {
@@ -162,6 +205,8 @@ export class Recorder {
 
   housekeeping(now: number): void {
     this.lastHousekeeping = now;
+    // Rollups read the minutes just ended: every sample taken must be in them.
+    this.flush();
     const retention =
       this.retentionBehind ||
       now - this.lastRetention >= (this.opts.retentionEveryMs ?? DEFAULT_RETENTION_EVERY_MS);

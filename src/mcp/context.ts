@@ -16,5 +16,11 @@ export interface ServerContext {
   actor: string;
   /** Whether this process records samples (it holds the recorder lock). */
   recording: () => boolean;
+  /**
+   * Has the samples the recorder holds in memory written (this process's recorder, or the
+   * one recording into the data directory), so that a tool reading the store sees every
+   * sample taken so far.
+   */
+  flushSamples?: () => void | Promise<void>;
   sessions: MonitorSessions;
 }

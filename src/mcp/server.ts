@@ -53,6 +53,7 @@ function cacheToolList(server: McpServer): void {
 function auditToolCalls(server: McpServer, ctx: ServerContext): void {
   wrapHandler(server, 'tools/call', (inner) => async (request, extra) => {
     const started = performance.now();
+    await samplesWritten(ctx);
     let outcome = 'ok';
     let detail: string | undefined;
     try {
@@ -84,7 +85,20 @@ function auditToolCalls(server: McpServer, ctx: ServerContext): void {
   });
 }
 
-function latestSystemSnapshot(ctx: ServerContext): Record<string, unknown> {
+/** Has the recorder's samples written before a read; a failure leaves what is stored. */
+async function samplesWritten(ctx: ServerContext): Promise<void> {
+  try {
+    await ctx.flushSamples?.();
+  } catch (err) {
+    ctx.logger.warn(
+      { err },
+      'the samples the recorder holds could not be had; reading what is stored',
+    );
+  }
+}
+
+async function latestSystemSnapshot(ctx: ServerContext): Promise<Record<string, unknown>> {
+  await samplesWritten(ctx);
   const latest = latestSystemValues(ctx.store.query);
   if (latest.ts === null) {
     const reason =
@@ -121,12 +135,12 @@ export function createMcpServer(ctx: ServerContext): McpServer {
       description: 'The system metrics between the two most recent stored samples',
       mimeType: 'application/json',
     },
-    (uri) => ({
+    async (uri) => ({
       contents: [
         {
           uri: uri.href,
           mimeType: 'application/json',
-          text: JSON.stringify(latestSystemSnapshot(ctx), null, 2),
+          text: JSON.stringify(await latestSystemSnapshot(ctx), null, 2),
         },
       ],
     }),

@@ -66,6 +66,19 @@ describe('acquire and release', () => {
     acquireRecorderLock(dataDir).release();
   });
 
+  it('tells readers how the recorder writes, and drops a description it does not know', () => {
+    const flush = { signal: 'SIGUSR2', intervalMs: 1000, flushMs: 10_000 } as const;
+    const lock = acquireRecorderLock(dataDir, { flush });
+    expect(readLockOwner(dataDir)?.owner.flush).toEqual(flush);
+    lock.release();
+    for (const junk of [{ ...flush, signal: 'SIGKILL' }, { ...flush, flushMs: -1 }, 'SIGUSR2']) {
+      writeLock({ ...ownerFor(process.pid), flush: junk as never });
+      const read = readLockOwner(dataDir);
+      expect(read?.owner.pid).toBe(process.pid); // the lock still counts
+      expect(read?.owner).not.toHaveProperty('flush');
+    }
+  });
+
   it('refuses while another process records, and succeeds once it stops', async () => {
     const holder = await startHolder(dataDir);
     expect(holder.result).toEqual({ won: expect.objectContaining({ pid: holder.child.pid }) });

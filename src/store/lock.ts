@@ -19,11 +19,25 @@ export interface LockOwner {
   startedAt: string;
   hostname: string;
   command: string;
+  /**
+   * How the recorder writes its samples, for readers that want the ones it holds in memory:
+   * send it `signal` and they are written (see samples-fresh.ts). Absent in locks of
+   * recorders that write each sample at once or cannot be asked (then never signal them).
+   */
+  flush?: FlushInfo;
+}
+
+export interface FlushInfo {
+  signal: 'SIGUSR2';
+  intervalMs: number;
+  flushMs: number;
 }
 
 export interface LockOptions {
   procRoot?: string;
   clock?: () => number;
+  /** Written into the lock for readers (LockOwner.flush). */
+  flush?: FlushInfo;
 }
 
 export interface RecorderLock {
@@ -75,7 +89,7 @@ export function acquireRecorderLock(dataDir: string, opts: LockOptions = {}): Re
   const procRoot = opts.procRoot ?? '/proc';
   const clock = opts.clock ?? Date.now;
   const lockPath = path.join(dataDir, LOCK_FILE);
-  const owner = currentOwner(procRoot, clock);
+  const owner = currentOwner(procRoot, clock, opts.flush);
   const text = `${JSON.stringify(owner)}\n`;
   try {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -191,6 +205,21 @@ function createWithOpen(target: string, text: string): boolean {
   return true;
 }
 
+/**
+ * The lock's owner when it is certainly running: this host, and the pid's start time in
+ * /proc matches the lock's (a reused pid is another program, never to be signalled).
+ */
+export function verifiedLockOwner(dataDir: string, procRoot = '/proc'): LockOwner | null {
+  const text = readIfExists(path.join(dataDir, LOCK_FILE));
+  const owner = text === undefined ? undefined : parseOwner(text);
+  if (owner === undefined || owner.hostname !== os.hostname() || owner.startTicks === null) {
+    return null;
+  }
+  const stat = readProcStat(procRoot, owner.pid);
+  const running = stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+  return running && stat.startTicks === owner.startTicks ? owner : null;
+}
+
 function liveness(owner: LockOwner, procRoot: string): Liveness {
   if (owner.hostname !== os.hostname()) return 'unknown';
   const stat = readProcStat(procRoot, owner.pid);
@@ -230,13 +259,14 @@ function readProcStat(
   return { state: String(fields[0]), startTicks: Number.isSafeInteger(ticks) ? ticks : null };
 }
 
-function currentOwner(procRoot: string, clock: () => number): LockOwner {
+function currentOwner(procRoot: string, clock: () => number, flush?: FlushInfo): LockOwner {
   return {
     pid: process.pid,
     startTicks: readProcStat(procRoot, process.pid)?.startTicks ?? null,
     startedAt: new Date(clock()).toISOString(),
     hostname: os.hostname(),
     command: process.argv.slice(1).join(' ').slice(0, 300),
+    ...(flush === undefined ? {} : { flush }),
   };
 }
 
@@ -248,7 +278,7 @@ function parseOwner(text: string): LockOwner | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTicks, startedAt, hostname, command } = value as Record<string, unknown>;
+  const { pid, startTicks, startedAt, hostname, command, flush } = value as Record<string, unknown>;
   const valid =
     typeof pid === 'number' &&
     Number.isSafeInteger(pid) &&
@@ -258,7 +288,25 @@ function parseOwner(text: string): LockOwner | undefined {
     typeof hostname === 'string' &&
     typeof command === 'string';
   if (!valid) return undefined;
-  return { pid, startTicks: startTicks as number | null, startedAt, hostname, command };
+  const owner: LockOwner = {
+    pid,
+    startTicks: startTicks as number | null,
+    startedAt,
+    hostname,
+    command,
+  };
+  const info = parseFlush(flush);
+  return info === undefined ? owner : { ...owner, flush: info };
+}
+
+/** Only a complete, known flush description is taken (else readers never signal). */
+function parseFlush(value: unknown): FlushInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { signal, intervalMs, flushMs } = value as Record<string, unknown>;
+  const ms = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return signal === 'SIGUSR2' && ms(intervalMs) && ms(flushMs)
+    ? { signal, intervalMs, flushMs }
+    : undefined;
 }
 
 function readIfExists(file: string): string | undefined {

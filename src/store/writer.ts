@@ -52,7 +52,7 @@ interface StoredDevice<T> {
 const BOOT_TIME_TOLERANCE_S = 5;
 
 /**
- * The recorder's write path: one transaction per snapshot, prepared statements reused,
+ * The recorder's write path: one transaction per batch of snapshots, prepared statements reused,
  * the system and core counters packed in one blob (counter-blob.ts), stored against the
  * previous row's but in the first row of each minute (system-rows.ts), a process row only
  * when that process's counters changed since its last row, its I/O counters only when they
@@ -89,7 +89,7 @@ export class SampleWriter {
   private writes = 0;
   private bootTime: number | null = null;
   private firstProcessWrite = true;
-  private readonly tx: (snapshot: Snapshot) => number;
+  private readonly tx: (snapshots: readonly Snapshot[]) => number;
 
   constructor(private readonly db: Db) {
     this.insertSystem = db.prepare(
@@ -135,13 +135,29 @@ export class SampleWriter {
     this.processRows = new RowBatch(db, 'process_raw', 8);
     this.markExited = db.prepare('UPDATE process SET exited_at = ? WHERE id = ?');
     this.markAllExited = db.prepare('UPDATE process SET exited_at = ? WHERE exited_at IS NULL');
-    this.tx = db.transaction((s: Snapshot) => this.writeAll(s));
+    this.tx = db.transaction((snapshots: readonly Snapshot[]) => {
+      // Left over when a previous write failed part way.
+      this.processRows.values.length = 0;
+      let rows = 0;
+      for (let i = 0; i < snapshots.length; i++) rows += this.writeOne(snapshots[i]!);
+      // All the batch's process rows in as few statements as their count allows.
+      this.processRows.insert();
+      return rows;
+    });
   }
 
   /** Writes one snapshot; returns how many process rows were stored. */
   write(snapshot: Snapshot): number {
+    return this.writeBatch([snapshot]);
+  }
+
+  /**
+   * Writes snapshots, oldest first, in one transaction: a page that several of them touch
+   * (the last leaf of each table) is written once. Returns how many process rows were stored.
+   */
+  writeBatch(snapshots: readonly Snapshot[]): number {
     try {
-      return this.tx(snapshot);
+      return this.tx(snapshots);
     } catch (err) {
       // The transaction rolled back, so what we remember of stored devices and processes
       // may not be stored: start over as a new writer would, from what the database holds
@@ -158,10 +174,8 @@ export class SampleWriter {
     }
   }
 
-  private writeAll(s: Snapshot): number {
+  private writeOne(s: Snapshot): number {
     const ts = s.ts;
-    // Left over when a previous write failed part way.
-    this.processRows.values.length = 0;
     const write = ++this.writes;
     this.writeSystem(s);
     const keyframe =
@@ -397,7 +411,6 @@ export class SampleWriter {
         rows++;
       }
     }
-    this.processRows.insert();
     // Every process of this snapshot is in the map now; any more entries have exited.
     if (this.written.size > procs.length) {
       for (const gone of this.written.values()) {

@@ -282,6 +282,22 @@ function storedState(dir: string, name: string): Structured {
   }
 }
 
+/** Status of a rule's webhook delivery (its only channel) for its latest event. */
+function deliveryStatus(dir: string, name: string): string | undefined {
+  const db = new Database(path.join(dir, 'kmpm.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare(
+        `SELECT d.status FROM alert_delivery d JOIN alert_event e ON e.id = d.event_id
+         JOIN alert_rule r ON r.id = e.rule_id WHERE r.name = ? ORDER BY e.id DESC LIMIT 1`,
+      )
+      .pluck()
+      .get(name) as string | undefined;
+  } finally {
+    db.close();
+  }
+}
+
 describe('alerts across kill -9 of the recording daemon', () => {
   it('resumes pending and firing states, sends nothing twice, and sends a reminder due while down once', async () => {
     const hook = await webhookServer();
@@ -357,6 +373,9 @@ describe('alerts across kill -9 of the recording daemon', () => {
     expect(refired['since']).toBe(new Date(resumed['firedAt'] as number).toISOString());
     await waitFor(() => received(hook, 2).length === 1, 10_000, 'the second firing webhook');
     expect(received(hook, 1)).toEqual(['1:1:firing:0']); // no duplicate after the restart
+    // recorded as sent before the next kill (killed between the answer and that record, a
+    // recorder sends it again on restart, with the same Idempotency-Key)
+    await waitFor(() => deliveryStatus(dir, 'pending one') === 'sent', 10_000, 'the record');
 
     // kill -9 again and stay down past the first rule's cooldown: its reminder falls due
     recorder.kill('SIGKILL');

@@ -47,7 +47,7 @@ describe('km_analyze_bottlenecks on a real machine under load', () => {
           () =>
             fs.existsSync(path.join(dir, 'kmpm.db')) &&
             countRows(path.join(dir, 'kmpm.db'), 'system_raw') >= 2,
-          15_000,
+          30_000, // the first write, after the default flush interval (10 s)
           'recording',
         );
         const memHog = spawn(

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KMPM, countRows, exited, startKmpm, waitFor } from '../helpers/cli.js';
+import { KMPM, countRows, exited, kmpm, startKmpm, waitFor } from '../helpers/cli.js';
 import { text } from '../helpers/mcp.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -53,7 +54,7 @@ describe('kmpm mcp over stdio (real binary, real client)', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmpm-e2e-')); // lives for the whole suite
-    conn = await connect(dir);
+    conn = await connect(dir, ['--flush-interval', '1']);
     hog = spawn(process.execPath, ['-e', 'for(;;){}']);
   });
   afterAll(async () => {
@@ -197,7 +198,98 @@ describe('kmpm mcp over stdio (real binary, real client)', () => {
   });
 });
 
+describe('kmpm mcp recording with a long flush interval', () => {
+  it('writes the samples it holds before a tool call or resource read uses the store', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'kmpm.db');
+    const conn = await connect(dir, ['--interval', '0.2', '--flush-interval', '60']);
+    try {
+      await waitFor(() => fs.existsSync(path.join(dir, 'recorder.lock')), 10_000, 'recorder');
+      await delay(1000);
+      expect(countRows(db, 'system_raw')).toBe(0); // all in memory, for 60 s
+
+      const read = await conn.client.readResource({ uri: 'kmpm://system/snapshot' });
+      const latest = JSON.parse((read.contents[0] as { text: string }).text) as {
+        available: boolean;
+        values: Record<string, number | null>;
+      };
+      expect(latest.available).toBe(true);
+      expect(latest.values['memory_used_bytes']).toBeGreaterThan(0);
+      const afterRead = countRows(db, 'system_raw');
+      expect(afterRead).toBeGreaterThanOrEqual(3);
+
+      await delay(1000);
+      expect(countRows(db, 'system_raw')).toBe(afterRead);
+      const list = await conn.client.callTool({
+        name: 'km_list_performance_alerts',
+        arguments: {},
+      });
+      expect(list.isError).toBeFalsy();
+      expect(countRows(db, 'system_raw')).toBeGreaterThan(afterRead);
+    } finally {
+      await conn.client.close();
+    }
+    // stdin closed: the recorder stopped and wrote what it held; recorder_stat counts each tick
+    await waitFor(() => !fs.existsSync(path.join(dir, 'recorder.lock')), 10_000, 'lock released');
+    const check = new Database(db, { readonly: true });
+    const ticks = check.prepare('SELECT sum(ticks) FROM recorder_stat').pluck().get();
+    check.close();
+    expect(countRows(db, 'system_raw')).toBe(ticks);
+  });
+});
+
 describe('kmpm mcp beside a daemon', () => {
+  it('has the daemon write the samples it holds before a tool, a resource or status reads', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'kmpm.db');
+    const daemon = startKmpm([
+      'daemon',
+      '--interval',
+      '0.2',
+      '--flush-interval',
+      '60',
+      '--data-dir',
+      dir,
+    ]);
+    try {
+      await waitFor(() => /"recording"/.test(daemon.stderrText()), 15_000, 'the daemon');
+      await delay(1000);
+      expect(countRows(db, 'system_raw')).toBe(0); // all in the daemon's memory, for 60 s
+      const conn = await connect(dir);
+      try {
+        await waitFor(() => /already records here/.test(conn.stderr()), 10_000, 'read-only mode');
+        const read = await conn.client.readResource({ uri: 'kmpm://system/snapshot' });
+        const latest = JSON.parse((read.contents[0] as { text: string }).text) as {
+          available: boolean;
+          ts: string;
+        };
+        expect(latest.available).toBe(true);
+        // the sample of the daemon's last tick, not one 60 s old
+        expect(Date.now() - Date.parse(latest.ts)).toBeLessThan(5000);
+        const afterRead = countRows(db, 'system_raw');
+        expect(afterRead).toBeGreaterThanOrEqual(5);
+
+        await delay(1000);
+        const list = await conn.client.callTool({
+          name: 'km_list_performance_alerts',
+          arguments: {},
+        });
+        expect(list.isError).toBeFalsy();
+        expect(countRows(db, 'system_raw')).toBeGreaterThan(afterRead);
+      } finally {
+        await conn.client.close();
+      }
+      await delay(1000);
+      const status = await kmpm(['status', '--json', '--data-dir', dir]);
+      const report = JSON.parse(status.stdout) as { samples: { newest: string } };
+      expect(Date.now() - Date.parse(report.samples.newest)).toBeLessThan(1000 + 5000);
+      expect(daemon.exitCode).toBeNull(); // asked, never ended, by the signal
+    } finally {
+      daemon.kill('SIGTERM');
+      expect((await exited(daemon)).code).toBe(0);
+    }
+  });
+
   it('reads the daemon data instead of recording, and --no-record never records', async () => {
     const dir = tempDir();
     const daemon = startKmpm(['daemon', '--data-dir', dir]);

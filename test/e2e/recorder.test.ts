@@ -9,7 +9,15 @@ describe('kmpm daemon (real process)', () => {
   it('records, refuses a second recorder, survives kill -9 and takes over the stale lock', async () => {
     const dir = tempDir();
     const db = path.join(dir, 'kmpm.db');
-    const first = startKmpm(['daemon', '--interval', '0.2', '--data-dir', dir]);
+    const first = startKmpm([
+      'daemon',
+      '--interval',
+      '0.2',
+      '--flush-interval',
+      '1',
+      '--data-dir',
+      dir,
+    ]);
     try {
       await waitFor(() => fs.existsSync(db) && countRows(db, 'system_raw') >= 5, 15_000, 'samples');
 
@@ -30,7 +38,15 @@ describe('kmpm daemon (real process)', () => {
       expect(procRows).toBeGreaterThan(0);
       expect(fs.existsSync(path.join(dir, 'recorder.lock'))).toBe(true); // left behind by kill -9
 
-      const again = startKmpm(['daemon', '--interval', '0.2', '--data-dir', dir]);
+      const again = startKmpm([
+        'daemon',
+        '--interval',
+        '0.2',
+        '--flush-interval',
+        '2',
+        '--data-dir',
+        dir,
+      ]);
       try {
         await waitFor(
           () => countRows(db, 'system_raw') >= before + 5,
@@ -47,6 +63,12 @@ describe('kmpm daemon (real process)', () => {
         expect(code).toBe(0);
       }
       expect(fs.existsSync(path.join(dir, 'recorder.lock'))).toBe(false); // released on SIGTERM
+      // SIGTERM wrote the samples waiting for the next flush: one row for each tick counted
+      // (kill -9 left no self-metrics of the first daemon, and lost at most its last second)
+      const stats = new Database(db, { readonly: true });
+      const ticks = Number(stats.prepare('SELECT sum(ticks) FROM recorder_stat').pluck().get());
+      stats.close();
+      expect(countRows(db, 'system_raw')).toBe(before + ticks);
     } finally {
       first.kill('SIGKILL');
     }
@@ -159,6 +181,10 @@ describe('kmpm run (real process)', () => {
         /--interval must be a number from 0.1 to 60/,
       ],
       [['mcp', '--interval', '0', '--data-dir', dir], /--interval must be a number from 0.1 to 60/],
+      [
+        ['daemon', '--flush-interval', '61', '--data-dir', dir],
+        /--flush-interval must be a number from 0 to 60 \(got "61"\)/,
+      ],
       [
         ['audit', 'list', '--limit', '0', '--data-dir', dir],
         /--limit must be a number from 1 to 10000/,
