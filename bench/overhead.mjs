@@ -188,11 +188,12 @@ const ownTiming = (dataDir, name, from) =>
   reading(dataDir, (db) =>
     db
       .prepare(
-        `SELECT (SELECT sum(ticks) FROM recorder_stat WHERE ts >= ?1) AS ticks, sum(runs) AS runs,
-           1000 * sum(duration_ms_sum) / (SELECT sum(ticks) FROM recorder_stat WHERE ts >= ?1) AS us
-         FROM collector_stat WHERE name = ?2 AND ts >= ?1`,
+        `SELECT (SELECT sum(ticks) FROM recorder_stat WHERE ts >= @from) AS ticks,
+           sum(runs) AS runs,
+           1000 * sum(duration_ms_sum) / (SELECT sum(ticks) FROM recorder_stat WHERE ts >= @from) AS us
+         FROM collector_stat WHERE name = @name AND ts >= @from`,
       )
-      .get(from, name),
+      .get({ from, name }),
   );
 const rows = (dataDir) =>
   reading(dataDir, (db) =>
