@@ -182,12 +182,13 @@ describe('Recorder', () => {
     cleanup.push(() => reader.close());
     const rows = (table: string) =>
       Number(reader.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
-    for (let s = 0; s < 5; s++) expect(recorder.tick(T + s * 1000)?.ts).toBe(T + s * 1000);
+    for (let s = 0; s < 4; s++) expect(recorder.tick(T + s * 1000)?.ts).toBe(T + s * 1000);
     expect(rows('system_raw')).toBe(0); // waiting in memory, not in an open transaction
-    recorder.tick(T + 5000); // 5 s after the oldest waiting: all six, at once
-    expect(rows('system_raw')).toBe(6);
+    // the next tick would leave the oldest waiting past 5 s: all five, at once
+    recorder.tick(T + 4000);
+    expect(rows('system_raw')).toBe(5);
     // stored as sampled: counters, cores and every process that changed
-    const stored = store.query.systemSnapshots(T, T + 5000);
+    const stored = store.query.systemSnapshots(T, T + 4000);
     expect(stored.map((s) => s.system)).toEqual(seen.map((s) => s.system));
     expect(stored.map((s) => s.cores)).toEqual(seen.map((s) => s.cores));
     // and the same process rows as one transaction per sample would have stored
@@ -200,20 +201,28 @@ describe('Recorder', () => {
     expect(processRows(reader)).toEqual(processRows(single.db));
     expect(rows('process_raw')).toBeGreaterThanOrEqual(seen[0]!.processes!.length);
 
-    recorder.tick(T + 6000);
-    recorder.housekeeping(T + 6500); // rollups must see every sample of their minutes
-    expect(rows('system_raw')).toBe(7);
+    recorder.tick(T + 5000);
+    recorder.housekeeping(T + 5500); // rollups must see every sample of their minutes
+    expect(rows('system_raw')).toBe(6);
     expect(count('SELECT sum(process_rows) FROM recorder_stat')).toBe(rows('process_raw'));
-    recorder.tick(T + 7000);
+    recorder.tick(T + 6000);
     expect(recorder.flush()).toBe(true);
+    expect(rows('system_raw')).toBe(7);
+    recorder.tick(T + 7000);
+    recorder.tick(T + 2000); // the clock went back: written at once, not held until it catches up
     expect(rows('system_raw')).toBe(8);
     recorder.tick(T + 8000);
-    recorder.tick(T + 2000); // the clock went back: written at once, not held until it catches up
-    expect(rows('system_raw')).toBe(9);
-    recorder.tick(T + 9000);
     recorder.stop();
-    expect(rows('system_raw')).toBe(10);
-    expect(count('SELECT sum(ticks) FROM recorder_stat')).toBe(11);
+    expect(rows('system_raw')).toBe(9);
+    expect(count('SELECT sum(ticks) FROM recorder_stat')).toBe(10);
+  });
+
+  it('writes every sample at once when the interval is as long as the flush interval', () => {
+    const { recorder, count } = rig({ clock: () => T, intervalMs: 10_000, flushMs: 10_000 });
+    recorder.tick(T);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(1);
+    recorder.tick(T + 10_000);
+    expect(count('SELECT count(*) FROM system_raw')).toBe(2);
   });
 
   it('logs a failing write once per run of failures, counts it, returns null and goes on', () => {

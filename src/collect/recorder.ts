@@ -150,8 +150,10 @@ export class Recorder {
     const pending = this.pending;
     pending.push(snapshot);
     const since = pending[0]!.ts;
-    // A clock that went back writes at once rather than wait for it to catch up.
-    const due = now - since >= (this.opts.flushMs ?? 0) || now < since;
+    // Written now when the oldest would wait past the flush interval for the next tick
+    // (ten samples at 1 s and 10 s; every sample when the interval is as long); a clock
+    // that went back writes at once rather than wait for it to catch up.
+    const due = now + this.opts.intervalMs - since >= (this.opts.flushMs ?? 0) || now < since;
     const stored = !due || this.flush();
     if (now - this.lastHousekeeping >= (this.opts.housekeepingMs ?? 60_000)) this.housekeeping(now);
     return stored ? snapshot : null;
