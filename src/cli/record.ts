@@ -60,7 +60,7 @@ export function recordingOptions(cmd: Command, intervalHelp: string): Command {
     .option('--interval <seconds>', `${intervalHelp}, 0.1-60`, '1')
     .option(
       '--flush-interval <seconds>',
-      'seconds samples wait in memory to be written together, 0-60 (0: every sample on its own); other processes see them this much later, and a crash loses as much',
+      'seconds samples wait in memory to be written together, 0-60 (0: each at once); kmpm status and MCP tools have them written first, other programs reading the database see them up to this much later, and kill -9 loses them',
       String(DEFAULT_FLUSH_MS / 1000),
     )
     .option('--raw-retention <hours>', 'hours of raw samples to keep, 1-8760', '48')
