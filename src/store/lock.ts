@@ -27,8 +27,11 @@ export interface LockOwner {
   flush?: FlushInfo;
 }
 
+/** What a recorder that holds samples in memory listens to (Recorder.flush on receipt). */
+export const FLUSH_SIGNAL = 'SIGUSR2';
+
 export interface FlushInfo {
-  signal: 'SIGUSR2';
+  signal: typeof FLUSH_SIGNAL;
   intervalMs: number;
   flushMs: number;
 }
@@ -304,7 +307,7 @@ function parseFlush(value: unknown): FlushInfo | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { signal, intervalMs, flushMs } = value as Record<string, unknown>;
   const ms = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-  return signal === 'SIGUSR2' && ms(intervalMs) && ms(flushMs)
+  return signal === FLUSH_SIGNAL && ms(intervalMs) && ms(flushMs)
     ? { signal, intervalMs, flushMs }
     : undefined;
 }

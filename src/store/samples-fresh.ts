@@ -1,8 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { verifiedLockOwner, type FlushInfo } from './lock.js';
 
-/** What a recorder that holds samples in memory listens to (Recorder.flush on receipt). */
-export const FLUSH_SIGNAL = 'SIGUSR2';
+export { FLUSH_SIGNAL } from './lock.js';
 
 /** How long a reader waits for the recorder's write; a tool answers within 100 ms. */
 const WAIT_MS = 60;
